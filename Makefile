@@ -1,0 +1,34 @@
+# `make test` does all set-up from a fresh clone: venv, install, lint, types, tests.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+# A CPU wheel of torch 2.13.0 lies on this machine's local index; an unpinned torch
+# resolves to a CUDA build of several GB (see ../shared/reference/platform.md).
+TORCH   := torch==2.13.0
+
+.PHONY: install test lint typecheck pytest clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet $(TORCH)
+	$(BIN)/python -m pip install --quiet -e '.[worker,dev]' $(TORCH)
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check gridwait tests benchmarks scripts
+	$(BIN)/ruff format --check gridwait tests benchmarks scripts
+
+typecheck: $(STAMP)
+	$(BIN)/mypy gridwait
+
+pytest: $(STAMP)
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/pytest -q
+
+test: lint typecheck pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,5 @@
+import sys
+
+from gridwait.cli import main
+
+sys.exit(main())

@@ -1,0 +1,73 @@
+"""The `gridwait` command line. Every domain error becomes one line on stderr and a
+non-zero exit code; `--debug` shows the traceback instead."""
+
+from __future__ import annotations
+
+import traceback
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gridwait.cli import admin, jobs
+from gridwait.cli.context import AppContext, err
+from gridwait.errors import GridwaitError
+
+app = typer.Typer(
+    name="gridwait",
+    help="Run fine-tuning jobs when the electricity grid is cleanest.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+_DEBUG = False
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option(help="Settings file (default: $GRIDWAIT_CONFIG or the user config dir)."),
+    ] = None,
+    db: Annotated[
+        Path | None,
+        typer.Option(help="SQLite database (default: $GRIDWAIT_DB or the user data dir)."),
+    ] = None,
+    debug: Annotated[bool, typer.Option(help="Show tracebacks for errors.")] = False,
+) -> None:
+    global _DEBUG
+    _DEBUG = debug
+    ctx.obj = AppContext(config=config, db=db, debug=debug)
+    ctx.call_on_close(ctx.obj.close)
+
+
+admin.register(app)
+jobs.register(app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app, translate errors, return the exit code."""
+    try:
+        code = app(args=argv, prog_name="gridwait", standalone_mode=False)
+    except GridwaitError as exc:
+        if _DEBUG:
+            traceback.print_exc()
+        err.print(f"error: {exc}", markup=False)
+        return exc.exit_code
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.TyperException as exc:  # usage errors: typer's vendored ClickException
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            err.print(f"error: {exc}", markup=False)
+        return int(getattr(exc, "exit_code", 2))
+    except (typer.Abort, KeyboardInterrupt):
+        err.print("aborted")
+        return 130
+    except BrokenPipeError:
+        return 0
+    return code if isinstance(code, int) else 0

@@ -1,0 +1,72 @@
+"""Set-up commands: `init` and `config show`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from gridwait.cli.context import app_context, emit_json, note, out
+from gridwait.config import config_path
+
+CONFIG_TEMPLATE = """\
+# gridwait settings. Environment variables GRIDWAIT_* override these
+# (nested keys as GRIDWAIT_GRID__ZONE); secrets belong in the environment:
+# GRIDWAIT_ELECTRICITYMAPS_TOKEN, GRIDWAIT_WATTTIME_USER, GRIDWAIT_WATTTIME_PASSWORD.
+
+# db = "{db}"
+
+[grid]
+provider = "profile"      # electricitymaps | uk | watttime | trace | profile
+zone = "DE"
+
+[scheduler]
+gpus = 1                  # GPUs this box lends to gridwait
+poll_minutes = 30
+
+[energy]
+pue = 1.0                 # facility energy / IT energy
+"""
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(init)
+    config_app = typer.Typer(help="Inspect the effective settings.", no_args_is_help=True)
+    config_app.command("show")(config_show)
+    app.add_typer(config_app, name="config")
+
+
+def init(
+    ctx: typer.Context,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing settings file.")] = False,
+) -> None:
+    """Write a settings file (if none exists) and create the database."""
+    app = app_context(ctx)
+    path = app.config or config_path()
+    if path.exists() and not force:
+        note(f"settings: {path} (kept; --force rewrites it)")
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(CONFIG_TEMPLATE.format(db=app.settings.db), encoding="utf-8")
+        note(f"settings: wrote {path}")
+    app.store()
+    note(f"database: {app.settings.db}")
+
+
+def config_show(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Print the effective settings (file + environment), secrets masked."""
+    app = app_context(ctx)
+    data = app.settings.masked()
+    if as_json:
+        emit_json(data)
+        return
+    for key, value in data.items():
+        if isinstance(value, dict):
+            out.print(f"[{key}]", markup=False)
+            for sub, item in value.items():
+                out.print(f"  {sub} = {item}", markup=False)
+        else:
+            out.print(f"{key} = {value}", markup=False)

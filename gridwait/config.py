@@ -1,0 +1,164 @@
+"""Settings: one typed object, read from a TOML file and GRIDWAIT_* environment variables.
+
+Never built at import time: `load_settings()` is called by the CLI (or a test) and the result
+is passed to whatever needs it. Precedence, highest first: explicit overrides given to
+`load_settings`, environment variables, the TOML file, the defaults below.
+
+The file is `$GRIDWAIT_CONFIG`, else `gridwait.toml` in the user config directory. Nested
+tables map to `GRIDWAIT_<TABLE>__<KEY>` variables (e.g. `GRIDWAIT_GRID__ZONE=GB`).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from gridwait.errors import ConfigError
+
+ProviderName = Literal["electricitymaps", "uk", "watttime", "trace", "profile"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class GridSettings(_Section):
+    provider: ProviderName = "profile"
+    zone: str = "DE"
+    trace: Path | None = None
+    """CSV trace for the `trace` provider (any format in shared/data/traces)."""
+    forecast: str = "perfect"
+    """Trace forecast mode: perfect, column:NAME, noise:E, persistence."""
+    time_column: str | None = None
+    value_column: str | None = None
+    trace_align: Literal["none", "now"] = "none"
+    """`now` replays the trace shifted by whole weeks so that it covers the present."""
+    seed: int = 0
+    horizon_hours: float = Field(72.0, gt=0)
+    emission_factor_type: Literal["lifecycle", "direct"] = "lifecycle"
+    cache_ttl_minutes: float = Field(30.0, ge=0)
+    fallback_max_age_hours: float = Field(24.0, ge=0)
+    """A cached forecast this fresh may stand in when the provider fails."""
+    timeout_s: float = Field(10.0, gt=0)
+    retries: int = Field(3, ge=0)
+    max_retry_after_s: float = Field(120.0, ge=0)
+
+
+class SchedulerSettings(_Section):
+    gpus: int = Field(1, ge=0)
+    """GPUs this box lends to gridwait (capacity). 0 runs CPU jobs only."""
+    poll_minutes: float = Field(30.0, gt=0)
+    step_minutes: float = Field(5.0, gt=0)
+    """Granularity of candidate start times."""
+    min_segment_minutes: float = Field(30.0, ge=0)
+    resume_overhead_minutes: float = Field(2.0, ge=0)
+    lease_seconds: float = Field(60.0, gt=0)
+    """Real seconds a claimed run stays ours without a heartbeat."""
+    tick_seconds: float = Field(1.0, gt=0)
+    max_retries: int = Field(1, ge=0)
+    """Default times a run lost to a crash is re-queued."""
+
+
+class EnergySettings(_Section):
+    pue: float = Field(1.0, ge=1.0)
+    """Facility energy / IT energy. 1.0 = no facility overhead known (a lab box)."""
+    cpu_watts_per_core: float = Field(10.0, gt=0)
+    """Estimated CPU power per busy core: a mid-range server core's share of TDP
+    (a 150 W, 16-core Xeon is about 9.4 W per core)."""
+    ram_watts_per_gb: float = Field(0.3725, ge=0)
+    """Green Algorithms' memory power (Lannelongue et al. 2021), W per GB in use."""
+    sample_seconds: float = Field(5.0, gt=0)
+    hardware: str | None = None
+    """Hardware name from the estimator's table, overriding detection."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="GRIDWAIT_", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    db: Path = Field(
+        default_factory=lambda: platformdirs.user_data_path("gridwait") / "gridwait.db"
+    )
+    log_dir: Path | None = None
+    """Worker logs and checkpoints; default: next to the database."""
+    electricitymaps_token: SecretStr | None = None
+    electricitymaps_url: str = "https://api.electricitymaps.com/v3"
+    uk_url: str = "https://api.carbonintensity.org.uk"
+    watttime_user: str | None = None
+    watttime_password: SecretStr | None = None
+    watttime_url: str = "https://api.watttime.org"
+    grid: GridSettings = Field(default_factory=GridSettings)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    energy: EnergySettings = Field(default_factory=EnergySettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The TOML file arrives as init kwargs; the environment overrides it.
+        return (env_settings, init_settings)
+
+    @property
+    def work_dir(self) -> Path:
+        return self.log_dir or self.db.parent / "runs"
+
+    def masked(self) -> dict[str, Any]:
+        """The effective settings as plain JSON values, secrets replaced by stars."""
+        return self.model_dump(mode="json")
+
+
+def config_path(environ: dict[str, str] | None = None) -> Path:
+    env = os.environ if environ is None else environ
+    if env.get("GRIDWAIT_CONFIG"):
+        return Path(env["GRIDWAIT_CONFIG"]).expanduser()
+    return platformdirs.user_config_path("gridwait") / "gridwait.toml"
+
+
+def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
+    """Read the TOML file (if it exists) and the environment; raise ConfigError on mistakes."""
+    file = path or config_path()
+    data: dict[str, Any] = {}
+    if file.exists():
+        try:
+            data = tomllib.loads(file.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"config {file}: not valid TOML: {exc}") from None
+    elif path is not None:
+        raise ConfigError(f"config {file}: no such file")
+    try:
+        settings = Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(f"config {file}: {describe_validation(exc)}") from None
+    if overrides:
+        settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    return settings
+
+
+def describe_validation(exc: ValidationError) -> str:
+    """The first problem of a pydantic error as `field.path: message`."""
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    message = err["msg"]
+    if err["type"] == "extra_forbidden":
+        message = "unknown key"
+    elif err["type"] == "missing":
+        message = "required"
+    else:
+        message = message[0].lower() + message[1:]
+    given = err.get("input")
+    if err["type"] not in ("missing", "extra_forbidden") and isinstance(given, str | int | float):
+        message += f" (got {given!r})"
+    more = len(exc.errors()) - 1
+    return f"{where}: {message}" + (f" (and {more} more)" if more else "")

@@ -1,0 +1,100 @@
+"""Every error gridwait raises on purpose, under one base class.
+
+The library raises these narrow errors; the CLI and the HTTP API translate each into one
+line for the user (and an exit code or HTTP status). Anything else is a bug and keeps its
+traceback.
+
+    GridwaitError
+    ├── ConfigError              bad settings file or environment
+    ├── SpecError                a job spec that cannot be accepted (exit code 2)
+    ├── NotFoundError            (also LookupError) no such job, run or budget
+    ├── StateError               an illegal job state transition
+    ├── StoreError               the database cannot be opened or upgraded
+    ├── ProviderError            a carbon-intensity provider failed
+    │   ├── ProviderUnavailable      timeouts, connection errors, 5xx after retries
+    │   ├── ProviderAuthError        401/403: wrong or missing credentials
+    │   ├── ProviderRateLimited      429 with a wait longer than we accept
+    │   ├── ProviderDataError        malformed payload: bad JSON, types, NaN, gaps in order
+    │   └── ProviderNoData           the provider has nothing for this zone or range
+    ├── EstimateError            a job's energy cannot be estimated (dataset, tokenizer)
+    ├── PlanError                the planner was given inconsistent input
+    ├── TraceError               a trace file cannot be read
+    ├── MeterError               an energy meter cannot measure
+    └── LaunchError              a worker could not be started
+"""
+
+from __future__ import annotations
+
+
+class GridwaitError(Exception):
+    """Base of every deliberate gridwait error. `exit_code` is what the CLI exits with."""
+
+    exit_code = 1
+
+
+class ConfigError(GridwaitError):
+    exit_code = 2
+
+
+class SpecError(GridwaitError):
+    exit_code = 2
+
+
+class NotFoundError(GridwaitError, LookupError):
+    pass
+
+
+class StateError(GridwaitError):
+    pass
+
+
+class StoreError(GridwaitError):
+    pass
+
+
+class ProviderError(GridwaitError):
+    """A provider failed. The message starts with the provider's name."""
+
+    def __init__(self, provider: str, message: str) -> None:
+        super().__init__(f"{provider}: {message}")
+        self.provider = provider
+
+
+class ProviderUnavailable(ProviderError):
+    pass
+
+
+class ProviderAuthError(ProviderError):
+    pass
+
+
+class ProviderRateLimited(ProviderError):
+    pass
+
+
+class ProviderDataError(ProviderError):
+    pass
+
+
+class ProviderNoData(ProviderError):
+    pass
+
+
+class EstimateError(GridwaitError):
+    pass
+
+
+class PlanError(GridwaitError):
+    pass
+
+
+class TraceError(GridwaitError):
+    exit_code = 2
+
+
+class MeterError(GridwaitError):
+    pass
+
+
+class LaunchError(GridwaitError):
+    pass

@@ -1,0 +1,106 @@
+"""Jobs and their events: submission, transitions, lookups.
+
+Functions take an open session and `now`; the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from gridwait.errors import NotFoundError
+from gridwait.spec import Submission
+from gridwait.states import JobState, check_transition
+from gridwait.store.models import Job, JobEvent
+
+
+def add_job(
+    session: Session, sub: Submission, model_ref: str, max_retries: int, now: datetime
+) -> Job:
+    spec = sub.spec
+    dataset = str(sub.dataset_path) if sub.dataset_path else f"hub:{spec.dataset.hub}"
+    job = Job(
+        name=spec.name,
+        owner=spec.owner,
+        project=spec.project,
+        model=model_ref,
+        task=spec.task,
+        dataset=dataset,
+        spec_json=spec.model_dump_json(),
+        epochs=spec.epochs,
+        batch_size=spec.batch_size,
+        max_length=spec.max_length,
+        learning_rate=spec.learning_rate,
+        gpus=spec.gpus,
+        interruptible=spec.interruptible,
+        padding=spec.padding,
+        max_retries=spec.max_retries if spec.max_retries is not None else max_retries,
+        submitted_at=sub.submitted_at,
+        earliest_start=sub.earliest_start,
+        deadline=sub.deadline,
+        state=JobState.QUEUED,
+        updated_at=now,
+    )
+    session.add(job)
+    session.flush()
+    assert job.id is not None
+    session.add(
+        JobEvent(
+            job_id=job.id, at=now, from_state=None, to_state=JobState.QUEUED, reason="submitted"
+        )
+    )
+    return job
+
+
+def transition(
+    session: Session, job: Job, target: JobState, now: datetime, reason: str | None = None
+) -> Job:
+    """Move `job` to `target` (StateError if not allowed) and write the event."""
+    assert job.id is not None
+    source, dest = check_transition(job.id, job.state, target)
+    job.state = dest
+    job.state_reason = reason
+    job.updated_at = now
+    session.add(job)
+    session.add(JobEvent(job_id=job.id, at=now, from_state=source, to_state=dest, reason=reason))
+    return job
+
+
+def get_job(session: Session, job_id: int) -> Job:
+    job = session.get(Job, job_id)
+    if job is None:
+        raise NotFoundError(f"no job with id {job_id}")
+    return job
+
+
+def cancel(session: Session, job_id: int, now: datetime, reason: str = "cancelled by user") -> Job:
+    job = get_job(session, job_id)
+    return transition(session, job, JobState.CANCELLED, now, reason)
+
+
+def jobs_in(session: Session, states: Iterable[JobState]) -> Sequence[Job]:
+    query = select(Job).where(col(Job.state).in_([s.value for s in states])).order_by(col(Job.id))
+    return session.exec(query).all()
+
+
+def events(session: Session, job_id: int) -> Sequence[JobEvent]:
+    query = select(JobEvent).where(JobEvent.job_id == job_id).order_by(col(JobEvent.id))
+    return session.exec(query).all()
+
+
+def count_by_state(session: Session) -> dict[str, int]:
+    query = select(Job.state, func.count()).group_by(Job.state)
+    return {state: int(n) for state, n in session.exec(query).all()}
+
+
+def plan_segments(job: Job) -> list[tuple[datetime, datetime]]:
+    if not job.plan_segments_json:
+        return []
+    return [
+        (datetime.fromisoformat(a), datetime.fromisoformat(b))
+        for a, b in json.loads(job.plan_segments_json)
+    ]

@@ -1,0 +1,205 @@
+"""Ordered schema migrations. A database records the versions applied to it; opening it
+with a newer gridwait applies the missing ones in one transaction.
+
+Never edit a released migration: append a new one. Version 1 is the first schema.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from gridwait.errors import StoreError
+
+if TYPE_CHECKING:  # the fast read path imports LATEST without SQLAlchemy
+    from sqlalchemy import Connection
+
+_V1 = [
+    """
+    CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        project TEXT NOT NULL,
+        model TEXT NOT NULL,
+        task TEXT NOT NULL,
+        dataset TEXT NOT NULL,
+        spec_json TEXT NOT NULL,
+        epochs INTEGER NOT NULL,
+        batch_size INTEGER NOT NULL,
+        max_length INTEGER NOT NULL,
+        learning_rate REAL NOT NULL,
+        gpus INTEGER NOT NULL,
+        interruptible BOOLEAN NOT NULL,
+        padding TEXT NOT NULL,
+        max_retries INTEGER NOT NULL,
+        submitted_at DATETIME NOT NULL,
+        earliest_start DATETIME NOT NULL,
+        deadline DATETIME NOT NULL,
+        state TEXT NOT NULL,
+        state_reason TEXT,
+        updated_at DATETIME NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        est_tokens_real INTEGER,
+        est_tokens_padded INTEGER,
+        est_seconds REAL,
+        est_energy_j REAL,
+        est_power_w REAL,
+        est_low_j REAL,
+        est_high_j REAL,
+        est_method TEXT,
+        planned_at DATETIME,
+        planned_start DATETIME,
+        planned_end DATETIME,
+        plan_segments_json TEXT,
+        plan_forecast_g REAL,
+        plan_run_now_g REAL,
+        plan_source TEXT,
+        plan_late BOOLEAN NOT NULL DEFAULT 0
+    )
+    """,
+    "CREATE INDEX ix_jobs_state ON jobs (state)",
+    "CREATE INDEX ix_jobs_owner ON jobs (owner)",
+    "CREATE INDEX ix_jobs_project ON jobs (project)",
+    """
+    CREATE TABLE job_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        job_id INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+        at DATETIME NOT NULL,
+        from_state TEXT,
+        to_state TEXT NOT NULL,
+        reason TEXT
+    )
+    """,
+    "CREATE INDEX ix_job_events_job ON job_events (job_id)",
+    """
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        job_id INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+        attempt INTEGER NOT NULL,
+        segment INTEGER NOT NULL DEFAULT 0,
+        state TEXT NOT NULL,
+        claimed_at DATETIME NOT NULL,
+        started_at DATETIME,
+        ended_at DATETIME,
+        lease_expires_at DATETIME,
+        heartbeat_at DATETIME,
+        segment_end DATETIME,
+        pid INTEGER,
+        host TEXT,
+        gpu_ids TEXT,
+        log_path TEXT,
+        exit_code INTEGER,
+        error TEXT,
+        tokens_real INTEGER,
+        tokens_padded INTEGER,
+        steps INTEGER,
+        final_loss REAL,
+        accuracy REAL,
+        hardware TEXT,
+        precision TEXT,
+        model_params INTEGER,
+        energy_gpu_j REAL,
+        energy_cpu_j REAL,
+        energy_ram_j REAL,
+        energy_it_j REAL,
+        energy_facility_j REAL,
+        pue REAL,
+        gpu_method TEXT,
+        cpu_method TEXT,
+        ram_method TEXT,
+        measure_note TEXT,
+        emissions_g REAL,
+        emissions_provisional BOOLEAN NOT NULL DEFAULT 0,
+        forecast_g REAL,
+        counterfactual_g REAL,
+        saving_g REAL,
+        intensity_source TEXT,
+        accounted_at DATETIME
+    )
+    """,
+    "CREATE INDEX ix_runs_job ON runs (job_id)",
+    "CREATE INDEX ix_runs_state ON runs (state)",
+    """
+    CREATE TABLE energy_samples (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        at DATETIME NOT NULL,
+        elapsed_s REAL NOT NULL,
+        gpu_j REAL,
+        cpu_j REAL,
+        ram_j REAL,
+        gpu_method TEXT,
+        cpu_method TEXT,
+        ram_method TEXT
+    )
+    """,
+    "CREATE INDEX ix_energy_samples_run ON energy_samples (run_id, at)",
+    """
+    CREATE TABLE intensity_points (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        provider TEXT NOT NULL,
+        zone TEXT NOT NULL,
+        signal TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        issued_at DATETIME,
+        start DATETIME NOT NULL,
+        resolution_s INTEGER NOT NULL,
+        value REAL NOT NULL,
+        fetched_at DATETIME NOT NULL
+    )
+    """,
+    # Expression index: NULL issue times (actuals) must still collide with each other.
+    """
+    CREATE UNIQUE INDEX ux_intensity_points ON intensity_points
+        (provider, zone, signal, kind, COALESCE(issued_at, ''), start)
+    """,
+    "CREATE INDEX ix_intensity_lookup ON intensity_points (provider, zone, kind, start)",
+    """
+    CREATE TABLE budgets (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        scope TEXT NOT NULL CHECK (scope IN ('user', 'project')),
+        name TEXT NOT NULL,
+        monthly_g REAL NOT NULL CHECK (monthly_g > 0),
+        created_at DATETIME NOT NULL,
+        updated_at DATETIME NOT NULL,
+        UNIQUE (scope, name)
+    )
+    """,
+]
+
+MIGRATIONS: Sequence[Sequence[str]] = (_V1,)
+"""MIGRATIONS[i] brings a database from version i to version i + 1."""
+
+LATEST = len(MIGRATIONS)
+
+
+VERSION_QUERY = "SELECT COALESCE(MAX(version), 0) FROM schema_version"
+HAS_VERSION_TABLE = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+
+
+def current_version(conn: Connection) -> int:
+    if not conn.exec_driver_sql(HAS_VERSION_TABLE).first():
+        return 0
+    return int(conn.exec_driver_sql(VERSION_QUERY).scalar_one())
+
+
+def migrate(conn: Connection, now_iso: str, target: int = LATEST) -> int:
+    """Apply the missing migrations up to `target` inside the caller's transaction."""
+    conn.exec_driver_sql(
+        "CREATE TABLE IF NOT EXISTS schema_version "
+        "(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+    )
+    version = current_version(conn)
+    if version > LATEST:
+        raise StoreError(
+            f"database schema version {version} is newer than this gridwait ({LATEST});"
+            " upgrade gridwait"
+        )
+    for number in range(version, target):
+        for statement in MIGRATIONS[number]:
+            conn.exec_driver_sql(statement)
+        conn.exec_driver_sql(
+            "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)", (number + 1, now_iso)
+        )
+    return max(version, target)

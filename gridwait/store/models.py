@@ -1,0 +1,168 @@
+"""The tables. Column names carry units: _j joules, _w watts, _g gCO2eq, _s seconds,
+and intensities are gCO2eq/kWh. Every measured or derived number sits next to the
+method that produced it. The DDL lives in migrations.py; these classes map onto it and a
+test checks that the two agree.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Field, SQLModel
+
+from gridwait.store.types import UTCDateTime
+
+
+def _time(nullable: bool = True, index: bool = False) -> datetime | None:
+    return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)  # type: ignore[no-any-return]
+
+
+class Job(SQLModel, table=True):
+    __tablename__ = "jobs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+    owner: str
+    project: str
+    model: str
+    task: str
+    dataset: str
+    spec_json: str
+    epochs: int
+    batch_size: int
+    max_length: int
+    learning_rate: float
+    gpus: int
+    interruptible: bool
+    padding: str
+    max_retries: int
+    submitted_at: datetime = _time(nullable=False)  # type: ignore[assignment]
+    earliest_start: datetime = _time(nullable=False)  # type: ignore[assignment]
+    deadline: datetime = _time(nullable=False)  # type: ignore[assignment]
+    state: str
+    state_reason: str | None = None
+    updated_at: datetime = _time(nullable=False)  # type: ignore[assignment]
+    attempts: int = 0
+    # The estimate made at submission (estimators): tokens, seconds, joules, watts.
+    est_tokens_real: int | None = None
+    est_tokens_padded: int | None = None
+    est_seconds: float | None = None
+    est_energy_j: float | None = None
+    est_power_w: float | None = None
+    est_low_j: float | None = None
+    est_high_j: float | None = None
+    est_method: str | None = None
+    # The current plan (scheduler): window, forecast and run-now emissions in gCO2eq.
+    planned_at: datetime | None = _time()
+    planned_start: datetime | None = _time()
+    planned_end: datetime | None = _time()
+    plan_segments_json: str | None = None
+    plan_forecast_g: float | None = None
+    plan_run_now_g: float | None = None
+    plan_source: str | None = None
+    plan_late: bool = False
+
+
+class JobEvent(SQLModel, table=True):
+    __tablename__ = "job_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: int = Field(foreign_key="jobs.id")
+    at: datetime = _time(nullable=False)  # type: ignore[assignment]
+    from_state: str | None = None
+    to_state: str
+    reason: str | None = None
+
+
+class Run(SQLModel, table=True):
+    __tablename__ = "runs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: int = Field(foreign_key="jobs.id")
+    attempt: int
+    segment: int = 0
+    state: str
+    claimed_at: datetime = _time(nullable=False)  # type: ignore[assignment]
+    started_at: datetime | None = _time()
+    ended_at: datetime | None = _time()
+    lease_expires_at: datetime | None = _time()
+    heartbeat_at: datetime | None = _time()
+    segment_end: datetime | None = _time()
+    pid: int | None = None
+    host: str | None = None
+    gpu_ids: str | None = None
+    log_path: str | None = None
+    exit_code: int | None = None
+    error: str | None = None
+    tokens_real: int | None = None
+    tokens_padded: int | None = None
+    steps: int | None = None
+    final_loss: float | None = None
+    accuracy: float | None = None
+    hardware: str | None = None
+    precision: str | None = None
+    model_params: int | None = None
+    energy_gpu_j: float | None = None
+    energy_cpu_j: float | None = None
+    energy_ram_j: float | None = None
+    energy_it_j: float | None = None
+    energy_facility_j: float | None = None
+    pue: float | None = None
+    gpu_method: str | None = None
+    cpu_method: str | None = None
+    ram_method: str | None = None
+    measure_note: str | None = None
+    emissions_g: float | None = None
+    emissions_provisional: bool = False
+    forecast_g: float | None = None
+    counterfactual_g: float | None = None
+    saving_g: float | None = None
+    intensity_source: str | None = None
+    accounted_at: datetime | None = _time()
+
+
+class EnergySample(SQLModel, table=True):
+    """Cumulative joules per component since the run started, and how each was obtained."""
+
+    __tablename__ = "energy_samples"
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="runs.id")
+    at: datetime = _time(nullable=False)  # type: ignore[assignment]
+    elapsed_s: float
+    gpu_j: float | None = None
+    cpu_j: float | None = None
+    ram_j: float | None = None
+    gpu_method: str | None = None
+    cpu_method: str | None = None
+    ram_method: str | None = None
+
+
+class IntensityPoint(SQLModel, table=True):
+    """One period of a fetched series: value in gCO2eq/kWh for [start, start + resolution_s)."""
+
+    __tablename__ = "intensity_points"
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider: str
+    zone: str
+    signal: str
+    kind: str
+    issued_at: datetime | None = _time()
+    start: datetime = _time(nullable=False)  # type: ignore[assignment]
+    resolution_s: int
+    value: float
+    fetched_at: datetime = _time(nullable=False)  # type: ignore[assignment]
+
+
+class Budget(SQLModel, table=True):
+    """A monthly carbon budget in gCO2eq for one user or one project."""
+
+    __tablename__ = "budgets"
+
+    id: int | None = Field(default=None, primary_key=True)
+    scope: str
+    name: str
+    monthly_g: float
+    created_at: datetime = _time(nullable=False)  # type: ignore[assignment]
+    updated_at: datetime = _time(nullable=False)  # type: ignore[assignment]

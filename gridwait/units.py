@@ -1,0 +1,120 @@
+"""Parsing and printing of the quantities users type: durations, masses, instants.
+
+Inside the code energy is in joules, power in watts, intensity in gCO2eq/kWh and emissions
+in gCO2eq. These helpers convert at the edges only.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+from gridwait.clock import as_utc
+
+J_PER_KWH = 3.6e6
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(w|d|h|m|min|s)", re.IGNORECASE)
+_DURATION_SECONDS = {"w": 604800.0, "d": 86400.0, "h": 3600.0, "m": 60.0, "min": 60.0, "s": 1.0}
+_MASS = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(g|kg|t)?\s*$", re.IGNORECASE)
+_MASS_GRAMS = {"g": 1.0, "kg": 1e3, "t": 1e6}
+
+
+def parse_duration(text: str) -> timedelta:
+    """`36h`, `90m`, `2d`, `1h30m`, `45s`, `1w`. Raises ValueError naming the problem."""
+    cleaned = text.strip().replace(" ", "")
+    if not cleaned:
+        raise ValueError("empty duration")
+    total, pos = 0.0, 0
+    for match in _DURATION_PART.finditer(cleaned):
+        if match.start() != pos:
+            break
+        total += float(match.group(1)) * _DURATION_SECONDS[match.group(2).lower()]
+        pos = match.end()
+    if pos != len(cleaned):
+        raise ValueError(f"{text!r} is not a duration such as 36h, 90m or 1h30m")
+    if total <= 0:
+        raise ValueError(f"duration {text!r} must be positive")
+    return timedelta(seconds=total)
+
+
+def looks_like_duration(text: str) -> bool:
+    try:
+        parse_duration(text)
+    except ValueError:
+        return False
+    return True
+
+
+def parse_instant(text: str) -> datetime:
+    """An ISO 8601 time WITH a UTC offset (or Z), returned in UTC."""
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"{text!r} is not an ISO 8601 time") from None
+    if value.tzinfo is None:
+        raise ValueError(f"{text!r} has no UTC offset (write e.g. 2026-05-01T09:00+02:00 or ...Z)")
+    return as_utc(value)
+
+
+def parse_when(text: str, now: datetime) -> datetime:
+    """A deadline-like value: an ISO time with offset, or a duration from `now`."""
+    if looks_like_duration(text):
+        return now + parse_duration(text)
+    return parse_instant(text)
+
+
+def parse_mass_g(text: str) -> float:
+    """`40kg`, `500g`, `1.5t`, or a bare number of grams; returned in gCO2eq."""
+    match = _MASS.match(text)
+    if not match:
+        raise ValueError(f"{text!r} is not a mass such as 40kg or 500g")
+    grams = float(match.group(1)) * _MASS_GRAMS[(match.group(2) or "g").lower()]
+    if grams <= 0:
+        raise ValueError(f"mass {text!r} must be positive")
+    return grams
+
+
+def kwh(joules: float) -> float:
+    return joules / J_PER_KWH
+
+
+def format_mass(grams: float | None) -> str:
+    if grams is None:
+        return "-"
+    if abs(grams) >= 1e6:
+        return f"{grams / 1e6:.2f} t"
+    if abs(grams) >= 1e3:
+        return f"{grams / 1e3:.2f} kg"
+    if abs(grams) >= 10:
+        return f"{grams:.0f} g"
+    return f"{grams:.2f} g"
+
+
+def format_energy(joules: float | None) -> str:
+    if joules is None:
+        return "-"
+    value = kwh(joules)
+    if value >= 1:
+        return f"{value:.2f} kWh"
+    if value >= 1e-3:
+        return f"{value * 1e3:.1f} Wh"
+    return f"{joules:.0f} J"
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = round(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours >= 48:
+        return f"{hours / 24:.1f}d"
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    if minutes:
+        return f"{minutes}m{secs:02d}s"
+    return f"{secs}s"
+
+
+def format_time(value: datetime | None) -> str:
+    return "-" if value is None else value.strftime("%Y-%m-%d %H:%M")

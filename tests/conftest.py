@@ -1,0 +1,100 @@
+"""Shared fixtures: an isolated settings file and database per test, and a CLI runner."""
+
+from __future__ import annotations
+
+import sqlite3
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from gridwait.cli import main
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+
+Cli = Callable[..., CliResult]
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """GRIDWAIT_DB and GRIDWAIT_CONFIG inside tmp_path; returns the database path."""
+    for name in (
+        "GRIDWAIT_ELECTRICITYMAPS_TOKEN",
+        "GRIDWAIT_WATTTIME_USER",
+        "GRIDWAIT_WATTTIME_PASSWORD",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    db = tmp_path / "gridwait.db"
+    monkeypatch.setenv("GRIDWAIT_DB", str(db))
+    monkeypatch.setenv("GRIDWAIT_CONFIG", str(tmp_path / "gridwait.toml"))
+    return db
+
+
+@pytest.fixture
+def cli(env: Path, capsys: pytest.CaptureFixture[str]) -> Cli:
+    def run(*args: str) -> CliResult:
+        capsys.readouterr()
+        code = main([str(a) for a in args])
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run
+
+
+@pytest.fixture
+def dataset(tmp_path: Path) -> Path:
+    path = tmp_path / "data" / "reviews.csv"
+    path.parent.mkdir()
+    rows = ["text,label"] + [
+        f"review number {i} was {'good' if i % 2 else 'bad'},{i % 2}" for i in range(40)
+    ]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def write_spec(directory: Path, body: str, name: str = "job.toml") -> Path:
+    path = directory / name
+    path.write_text(textwrap.dedent(body))
+    return path
+
+
+@pytest.fixture
+def spec_file(tmp_path: Path, dataset: Path) -> Path:
+    return write_spec(
+        tmp_path,
+        """
+        name = "reviews"
+        model = "builtin:minilm"
+        epochs = 1
+        batch_size = 8
+        max_length = 32
+        deadline = "36h"
+        owner = "alice"
+        project = "nlp"
+
+        [dataset]
+        path = "data/reviews.csv"
+        """,
+    )
+
+
+def count_rows(db: Path, table: str = "jobs") -> int:
+    if not db.exists():
+        return 0
+    with sqlite3.connect(db) as conn:
+        exists = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (table,)
+        ).fetchone()
+        return 0 if not exists else int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])

@@ -1,0 +1,95 @@
+"""A database written by an older gridwait upgrades itself on open, keeping its rows."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlmodel import SQLModel
+
+from gridwait.clock import ManualClock
+from gridwait.errors import StoreError
+from gridwait.store import models  # noqa: F401  (registers the tables)
+from gridwait.store.engine import Store, make_engine
+from gridwait.store.jobs import get_job
+from gridwait.store.migrations import LATEST, migrate
+
+NOW = datetime(2026, 1, 5, 9, tzinfo=UTC)
+
+
+def _first_schema_database(path: Path) -> None:
+    """What gridwait 0.1 (schema version 1) wrote: its tables and one queued job."""
+    engine = make_engine(path)
+    with engine.begin() as conn:
+        migrate(conn, NOW.isoformat(), target=1)
+        conn.exec_driver_sql(
+            "INSERT INTO jobs (name, owner, project, model, task, dataset, spec_json, epochs,"
+            " batch_size, max_length, learning_rate, gpus, interruptible, padding, max_retries,"
+            " submitted_at, earliest_start, deadline, state, updated_at)"
+            " VALUES ('old', 'ada', 'p', 'builtin:minilm', 'sequence-classification', '/d.csv',"
+            " '{}', 1, 8, 64, 5e-5, 0, 0, 'dynamic', 1, '2026-01-05 09:00:00.000000',"
+            " '2026-01-05 09:00:00.000000', '2026-01-06 09:00:00.000000', 'queued',"
+            " '2026-01-05 09:00:00.000000')"
+        )
+    engine.dispose()
+
+
+def _version(path: Path) -> int:
+    with sqlite3.connect(path) as conn:
+        return int(conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0])
+
+
+def test_old_database_upgrades_on_open(tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    _first_schema_database(db)
+    assert _version(db) == 1
+    store = Store(db, ManualClock(NOW))
+    assert _version(db) == LATEST
+    with store.read() as session:
+        job = get_job(session, 1)
+    assert job.name == "old" and job.deadline == datetime(2026, 1, 6, 9, tzinfo=UTC)
+    store.close()
+
+
+def test_reopening_is_idempotent(tmp_path: Path) -> None:
+    db = tmp_path / "x.db"
+    Store(db, ManualClock(NOW)).close()
+    Store(db, ManualClock(NOW)).close()
+    with sqlite3.connect(db) as conn:
+        versions = [r[0] for r in conn.execute("SELECT version FROM schema_version ORDER BY 1")]
+    assert versions == list(range(1, LATEST + 1))
+
+
+def test_migrated_schema_matches_the_models(tmp_path: Path) -> None:
+    db = tmp_path / "fresh.db"
+    Store(db, ManualClock(NOW)).close()
+    with sqlite3.connect(db) as conn:
+        for table in SQLModel.metadata.sorted_tables:
+            columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table.name})")}
+            assert columns == {c.name for c in table.columns}, table.name
+
+
+def test_newer_database_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "new.db"
+    Store(db, ManualClock(NOW)).close()
+    with sqlite3.connect(db) as conn:
+        conn.execute("INSERT INTO schema_version VALUES (?, 'later')", (LATEST + 5,))
+    with pytest.raises(StoreError, match="newer than this gridwait"):
+        Store(db, ManualClock(NOW))
+
+
+def test_pragmas(tmp_path: Path) -> None:
+    store = Store(tmp_path / "p.db", ManualClock(NOW))
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+    store.close()
+
+
+def test_unopenable_path(tmp_path: Path) -> None:
+    (tmp_path / "dir.db").mkdir()
+    with pytest.raises(StoreError, match="cannot open database"):
+        Store(tmp_path / "dir.db", ManualClock(NOW))
