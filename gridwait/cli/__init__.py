@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from gridwait.cli import admin, jobs
+from gridwait.cli import admin, grid, jobs
 from gridwait.cli.context import AppContext, err
 from gridwait.errors import GridwaitError
 
@@ -45,6 +45,7 @@ def _root(
 
 admin.register(app)
 jobs.register(app)
+grid.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,3 +28,13 @@ class UTCDateTime(TypeDecorator[datetime]):
             value = datetime.fromisoformat(value)
         assert isinstance(value, datetime)
         return value.replace(tzinfo=UTC)
+
+
+def db_text(value: datetime | None) -> str | None:
+    """The exact text SQLAlchemy's SQLite DateTime stores, for raw SQL binds: the same
+    format everywhere keeps string comparisons in SQL correct."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError(f"store: refusing a naive datetime {value!r}")
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")

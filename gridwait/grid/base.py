@@ -1,0 +1,138 @@
+"""The provider contract and the helpers every HTTP provider parses with."""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from gridwait.errors import ProviderDataError, ProviderNoData
+from gridwait.grid.series import IntensitySeries, Kind, SeriesError, Signal, from_points
+
+
+class IntensityProvider(ABC):
+    """A source of carbon intensity for a zone.
+
+    Both methods return an `IntensitySeries` in gCO2eq/kWh whose periods overlap
+    [start, end); a forecast may stop short of `end` (its horizon) and carries the time it
+    was issued. They raise `ProviderError` subclasses only: `ProviderUnavailable` (network,
+    5xx), `ProviderAuthError`, `ProviderRateLimited`, `ProviderDataError` (a malformed
+    payload: never a crash, never a silently wrong series) and `ProviderNoData`.
+    """
+
+    name: str
+    signal: Signal
+
+    @abstractmethod
+    def forecast(self, zone: str, start: datetime, end: datetime) -> IntensitySeries:
+        """The newest forecast for [start, end)."""
+
+    @abstractmethod
+    def actual(self, zone: str, start: datetime, end: datetime) -> IntensitySeries:
+        """Measured (or the provider's final) intensity for [start, end)."""
+
+
+def field(item: Any, key: str, where: str, provider: str) -> Any:
+    if not isinstance(item, Mapping) or key not in item:
+        raise ProviderDataError(provider, f"{where}: missing field {key!r}")
+    return item[key]
+
+
+def number(value: Any, where: str, provider: str) -> float:
+    """A finite, non-negative JSON number (int or float; never a bool or a string)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ProviderDataError(provider, f"{where}: expected a number, got {value!r}")
+    result = float(value)
+    if not math.isfinite(result):
+        raise ProviderDataError(provider, f"{where}: {value!r} is not a finite number")
+    if result < 0:
+        raise ProviderDataError(provider, f"{where}: negative intensity {value!r}")
+    return result
+
+
+def timestamp(value: Any, where: str, provider: str) -> datetime:
+    """An ISO 8601 timestamp WITH a zone (Z or an offset)."""
+    if not isinstance(value, str):
+        raise ProviderDataError(provider, f"{where}: expected a timestamp, got {value!r}")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ProviderDataError(provider, f"{where}: {value!r} is not an ISO 8601 time") from None
+    if parsed.tzinfo is None:
+        raise ProviderDataError(provider, f"{where}: timestamp {value!r} has no time zone")
+    return parsed
+
+
+def items(value: Any, where: str, provider: str) -> Sequence[Any]:
+    if not isinstance(value, list):
+        raise ProviderDataError(provider, f"{where}: expected a list, got {type(value).__name__}")
+    return value
+
+
+def build_series(
+    provider: str,
+    times: Sequence[datetime],
+    values: Sequence[float],
+    *,
+    zone: str,
+    signal: Signal,
+    kind: Kind,
+    start: datetime,
+    end: datetime,
+    resolution: timedelta | None = None,
+    issued_at: datetime | None = None,
+    note: str | None = None,
+) -> IntensitySeries:
+    """Validate the points and keep the periods overlapping [start, end)."""
+    if not times:
+        raise ProviderNoData(provider, f"no {kind} data for {zone}")
+    try:
+        series = from_points(
+            times,
+            values,
+            zone=zone,
+            source=provider,
+            signal=signal,
+            kind=kind,
+            resolution=resolution,
+            issued_at=issued_at,
+            note=note,
+        )
+    except SeriesError as exc:
+        raise ProviderDataError(provider, f"{kind} for {zone}: {exc}") from None
+    if series.end <= start or series.start >= end:
+        raise ProviderNoData(
+            provider,
+            f"{kind} for {zone} covers {series.start.isoformat()} to {series.end.isoformat()},"
+            f" not the requested {start.isoformat()} to {end.isoformat()}",
+        )
+    return series.slice(start, end)
+
+
+def chunks(start: datetime, end: datetime, size: timedelta) -> list[tuple[datetime, datetime]]:
+    """[start, end) cut into consecutive pieces no longer than `size`."""
+    out = []
+    cursor = start
+    while cursor < end:
+        out.append((cursor, min(end, cursor + size)))
+        cursor += size
+    return out
+
+
+def merge_chunks(parts: Sequence[Sequence[Any]], key: str) -> list[Any]:
+    """Items of consecutive range requests, in order, without the boundary period that
+    both neighbours return (the UK API answers from the period ENDING at `from`)."""
+    seen: set[Any] = set()
+    merged: list[Any] = []
+    for index, part in enumerate(parts):
+        own: set[Any] = set()
+        for item in part:
+            marker = item.get(key) if isinstance(item, Mapping) else None
+            if index and marker is not None and marker in seen and marker not in own:
+                continue
+            own.add(marker)
+            merged.append(item)
+        seen |= own
+    return merged

@@ -1,0 +1,85 @@
+"""Build the configured provider chain from Settings."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from gridwait.clock import Clock
+from gridwait.config import ProviderName, Settings
+from gridwait.errors import ConfigError
+from gridwait.grid.base import IntensityProvider
+from gridwait.grid.chain import CachingProvider, FallbackProvider
+from gridwait.grid.electricitymaps import ElectricityMapsProvider
+from gridwait.grid.http import HttpClient
+from gridwait.grid.profile import ProfileProvider
+from gridwait.grid.trace import TraceProvider, load_trace
+from gridwait.grid.uk import UKProvider
+from gridwait.grid.watttime import WattTimeProvider
+from gridwait.store.engine import Store
+
+
+def base_provider(
+    settings: Settings, clock: Clock, name: ProviderName | None = None
+) -> IntensityProvider:
+    """The bare provider (no cache, no fallback)."""
+    grid = settings.grid
+    name = name or grid.provider
+
+    def http(provider: str, url: str) -> HttpClient:
+        return HttpClient(
+            provider,
+            url,
+            timeout_s=grid.timeout_s,
+            retries=grid.retries,
+            sleep=clock.sleep,
+            max_retry_after_s=grid.max_retry_after_s,
+        )
+
+    if name == "electricitymaps":
+        token = (
+            settings.electricitymaps_token.get_secret_value()
+            if settings.electricitymaps_token
+            else None
+        )
+        return ElectricityMapsProvider(
+            http(name, settings.electricitymaps_url), token, clock, grid.emission_factor_type
+        )
+    if name == "uk":
+        return UKProvider(http(name, settings.uk_url), clock)
+    if name == "watttime":
+        password = (
+            settings.watttime_password.get_secret_value() if settings.watttime_password else None
+        )
+        return WattTimeProvider(
+            http(name, settings.watttime_url), settings.watttime_user, password, clock
+        )
+    if name == "trace":
+        if grid.trace is None:
+            raise ConfigError(
+                "grid.trace: the trace provider needs a trace file (grid.trace = PATH)"
+            )
+        trace = load_trace(grid.trace, grid.time_column, grid.value_column)
+        shift = (
+            TraceProvider.aligned_shift(trace, clock.now())
+            if grid.trace_align == "now"
+            else timedelta(0)
+        )
+        return TraceProvider(
+            trace, grid.forecast, grid.seed, timedelta(hours=grid.horizon_hours), grid.zone, shift
+        )
+    return ProfileProvider()
+
+
+def build_provider(
+    settings: Settings, clock: Clock, store: Store | None, name: ProviderName | None = None
+) -> IntensityProvider:
+    """The provider the scheduler plans with: cached (HTTP providers) and with fallbacks."""
+    provider = base_provider(settings, clock, name)
+    if isinstance(provider, ProfileProvider):
+        return provider
+    grid = settings.grid
+    if store is not None and not isinstance(provider, TraceProvider):
+        provider = CachingProvider(
+            provider, store, clock, timedelta(minutes=grid.cache_ttl_minutes)
+        )
+    return FallbackProvider(provider, clock, store, timedelta(hours=grid.fallback_max_age_hours))

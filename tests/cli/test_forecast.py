@@ -1,0 +1,92 @@
+"""`gridwait forecast` against the profile, a trace, and a (local) Electricity Maps."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from pytest_httpserver import HTTPServer
+
+from tests.conftest import SHARED, Cli
+from tests.grid.conftest import built_em_forecast_72h
+
+
+def test_profile_forecast_json(cli: Cli) -> None:
+    result = cli("forecast", "--zone", "GB", "--hours", "12", "--json")
+    assert result.code == 0, result.err
+    data = json.loads(result.out)
+    assert data["provider"] == "profile" and data["unit"] == "gCO2eq/kWh"
+    assert len(data["points"]) >= 12 and set(data["greenest"]) == {"1h", "2h", "4h", "8h"}
+    values = [p["value"] for p in data["points"]]
+    one, eight = data["greenest"]["1h"], data["greenest"]["8h"]
+    assert min(values) <= one["mean_g_per_kwh"] <= eight["mean_g_per_kwh"] <= max(values)
+
+
+def test_table_shows_chart_and_best_starts(cli: Cli) -> None:
+    result = cli("forecast", "--hours", "10")
+    assert result.code == 0
+    assert "profile" in result.out and "8 h job" in result.out
+    assert any(bar in result.out for bar in "▁▂▃▄▅▆▇█")
+
+
+def test_trace_provider_from_settings(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trace = SHARED / "data" / "traces" / "dacf" / "DE_2021H2_forecast_and_actual.csv"
+    (tmp_path / "gridwait.toml").write_text(
+        f'[grid]\nprovider = "trace"\ntrace = "{trace}"\nforecast = "column:carbon_from_src_forecasts"\n'
+        'trace_align = "now"\nzone = "DE"\n'
+    )
+    result = cli("forecast", "--hours", "24", "--json")
+    assert result.code == 0, result.err
+    data = json.loads(result.out)
+    assert data["provider"] == "trace" and "column:carbon_from_src_forecasts" in data["note"]
+
+
+def test_electricitymaps_from_environment(
+    cli: Cli, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    httpserver.expect_request("/v3/carbon-intensity/forecast").respond_with_json(
+        built_em_forecast_72h(start)
+    )
+    monkeypatch.setenv("GRIDWAIT_ELECTRICITYMAPS_URL", httpserver.url_for("/v3"))
+    monkeypatch.setenv("GRIDWAIT_ELECTRICITYMAPS_TOKEN", "tok-abc")
+    result = cli(
+        "forecast", "--provider", "electricitymaps", "--zone", "DE", "--hours", "24", "--json"
+    )
+    assert result.code == 0, result.err
+    data = json.loads(result.out)
+    assert data["provider"] == "electricitymaps" and data["fallback"] is None
+    assert httpserver.log[0][0].headers["auth-token"] == "tok-abc"
+
+
+def test_a_failing_provider_falls_back_visibly(
+    cli: Cli, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    httpserver.expect_request("/v3/carbon-intensity/forecast").respond_with_json(
+        {"error": "Invalid auth-token"}, status=401
+    )
+    monkeypatch.setenv("GRIDWAIT_ELECTRICITYMAPS_URL", httpserver.url_for("/v3"))
+    result = cli("forecast", "--provider", "electricitymaps", "--zone", "DE")
+    assert result.code == 0
+    assert (
+        "FALLBACK: built-in profile, because electricitymaps: GET /carbon-intensity/forecast: HTTP 401"
+        in result.err
+    )
+
+
+def test_unknown_zone_is_one_line(cli: Cli) -> None:
+    result = cli("forecast", "--zone", "XX")
+    assert result.code == 1 and result.err.startswith(
+        "error: profile: no built-in profile for zone 'XX'"
+    )
+    assert len(result.err.strip().splitlines()) == 1
+
+
+def test_missing_trace_setting(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "gridwait.toml").write_text('[grid]\nprovider = "trace"\n')
+    result = cli("forecast")
+    assert result.code == 2 and "grid.trace" in result.err
