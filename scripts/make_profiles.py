@@ -19,30 +19,73 @@ from gridwait.grid.trace import load_trace
 ROOT = Path(__file__).resolve().parents[1]
 # zone -> (files under data/traces, year range kept, basis, source)
 SOURCES = {
-    "DE": (["lets-wait-awhile/ger_ci.csv"], (2020, 2020), "lifecycle",
-           "Let's Wait Awhile (Wiesner et al. 2021), ENTSO-E + IPCC factors, 2020"),
-    "GB": (["lets-wait-awhile/gb_ci.csv"], (2020, 2020), "lifecycle",
-           "Let's Wait Awhile (Wiesner et al. 2021), ENTSO-E + IPCC factors, 2020"),
-    "FR": (["lets-wait-awhile/fr_ci.csv"], (2020, 2020), "lifecycle",
-           "Let's Wait Awhile (Wiesner et al. 2021), ENTSO-E + IPCC factors, 2020"),
-    "ES": ([f"electricitymaps/ES_{y}_hourly.csv" for y in (2021, 2022, 2023)], (2021, 2023), "lifecycle",
-           "Electricity Maps hourly exports via umassos/decarbonization-potential, LCA, 2021-2023"),
-    "NO": ([f"electricitymaps/NO_{y}_hourly.csv" for y in (2021, 2022, 2023)], (2021, 2023), "lifecycle",
-           "Electricity Maps hourly exports via umassos/decarbonization-potential, LCA, 2021-2023"),
-    "BR": ([f"electricitymaps/BR_{y}_hourly.csv" for y in (2021, 2022, 2023)], (2021, 2023), "lifecycle",
-           "Electricity Maps hourly exports via umassos/decarbonization-potential, LCA, 2021-2023"),
-    "US-CAL-CISO": ([f"electricitymaps/US-CAL-CISO_{y}_hourly.csv" for y in (2021, 2022, 2023)],
-                    (2021, 2023), "lifecycle",
-                    "Electricity Maps hourly exports via umassos/decarbonization-potential, LCA, 2021-2023"),
-    "US-TEX-ERCO": (["dacf/ERCO_2020_2021_actual.csv"], (2020, 2021), "direct",
-                    "DACF (Maji et al. 2022) actuals, direct emissions, 2020-2021"),
-    "US-NE-ISNE": (["dacf/ISNE_2020_2021_actual.csv"], (2020, 2021), "direct",
-                   "DACF (Maji et al. 2022) actuals, direct emissions, 2020-2021"),
-    "US-MIDA-PJM": (["dacf/PJM_2020_2021_actual.csv"], (2020, 2021), "direct",
-                    "DACF (Maji et al. 2022) actuals, direct emissions, 2020-2021"),
-    "SE": (["dacf/SE_2020_2021_actual.csv"], (2020, 2021), "direct",
-           "DACF (Maji et al. 2022) actuals, direct emissions, 2020-2021"),
-}  # fmt: skip
+    "DE": (
+        ["lets-wait-awhile/ger_ci.csv"],
+        (2020, 2020),
+        "lifecycle",
+        "Let's Wait Awhile (Wiesner et al. 2021), ENTSO-E + IPCC factors, 2020",
+    ),
+    "GB": (
+        ["lets-wait-awhile/gb_ci.csv"],
+        (2020, 2020),
+        "lifecycle",
+        "Let's Wait Awhile (Wiesner et al. 2021), ENTSO-E + IPCC factors, 2020",
+    ),
+    "FR": (
+        ["lets-wait-awhile/fr_ci.csv"],
+        (2020, 2020),
+        "lifecycle",
+        "Let's Wait Awhile (Wiesner et al. 2021), ENTSO-E + IPCC factors, 2020",
+    ),
+    "ES": (
+        [f"electricitymaps/ES_{y}_hourly.csv" for y in (2021, 2022, 2023)],
+        (2021, 2023),
+        "lifecycle",
+        "Electricity Maps hourly exports via umassos/decarbonization-potential, LCA, 2021-2023",
+    ),
+    "NO": (
+        [f"electricitymaps/NO_{y}_hourly.csv" for y in (2021, 2022, 2023)],
+        (2021, 2023),
+        "lifecycle",
+        "Electricity Maps hourly exports via umassos/decarbonization-potential, LCA, 2021-2023",
+    ),
+    "BR": (
+        [f"electricitymaps/BR_{y}_hourly.csv" for y in (2021, 2022, 2023)],
+        (2021, 2023),
+        "lifecycle",
+        "Electricity Maps hourly exports via umassos/decarbonization-potential, LCA, 2021-2023",
+    ),
+    "US-CAL-CISO": (
+        [f"electricitymaps/US-CAL-CISO_{y}_hourly.csv" for y in (2021, 2022, 2023)],
+        (2021, 2023),
+        "lifecycle",
+        "Electricity Maps hourly exports via umassos/decarbonization-potential, LCA, 2021-2023",
+    ),
+    "US-TEX-ERCO": (
+        ["dacf/ERCO_2020_2021_actual.csv"],
+        (2020, 2021),
+        "direct",
+        "DACF (Maji et al. 2022) actuals, direct emissions, 2020-2021",
+    ),
+    "US-NE-ISNE": (
+        ["dacf/ISNE_2020_2021_actual.csv"],
+        (2020, 2021),
+        "direct",
+        "DACF (Maji et al. 2022) actuals, direct emissions, 2020-2021",
+    ),
+    "US-MIDA-PJM": (
+        ["dacf/PJM_2020_2021_actual.csv"],
+        (2020, 2021),
+        "direct",
+        "DACF (Maji et al. 2022) actuals, direct emissions, 2020-2021",
+    ),
+    "SE": (
+        ["dacf/SE_2020_2021_actual.csv"],
+        (2020, 2021),
+        "direct",
+        "DACF (Maji et al. 2022) actuals, direct emissions, 2020-2021",
+    ),
+}
 
 
 def profile(shared: Path, files: list[str], years: tuple[int, int]) -> np.ndarray:

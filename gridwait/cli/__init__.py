@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from gridwait.cli import admin, grid, jobs
+from gridwait.cli import admin, estimate, grid, jobs
 from gridwait.cli.context import AppContext, err
 from gridwait.errors import GridwaitError
 
@@ -46,6 +46,7 @@ def _root(
 admin.register(app)
 jobs.register(app)
 grid.register(app)
+estimate.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

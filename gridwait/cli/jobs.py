@@ -29,6 +29,8 @@ def submit(
     ] = None,
 ) -> None:
     """Validate a job spec and queue it; prints the new job id."""
+    from gridwait.cli.estimate import run_estimate
+    from gridwait.scheduler.estimates import apply_estimate
     from gridwait.spec import check_model, load_spec_file, parse_spec, resolve
     from gridwait.store.jobs import add_job
 
@@ -38,10 +40,19 @@ def submit(
     now = app.clock.now()
     submission = resolve(spec, now, base, deadline)
     model_ref = check_model(spec, base)
+    dataset = str(submission.dataset_path) if submission.dataset_path else f"hub:{spec.dataset.hub}"
+    est, hw_note = run_estimate(app, spec, model_ref, dataset)
     with app.store().write() as session:
         job = add_job(session, submission, model_ref, app.settings.scheduler.max_retries, now)
+        apply_estimate(job, est)
+        session.add(job)
     out.print(str(job.id))
-    note(f"queued job {job.id} {spec.name!r}, deadline {format_time(submission.deadline)} UTC")
+    note(
+        f"queued job {job.id} {spec.name!r}: deadline {format_time(submission.deadline)} UTC,"
+        f" estimate {format_energy(est.energy_j)} over {format_duration(est.seconds)} ({est.level})"
+    )
+    if hw_note:
+        note(f"note: {hw_note}")
 
 
 def queue(

@@ -168,7 +168,22 @@ _V1 = [
     """,
 ]
 
-MIGRATIONS: Sequence[Sequence[str]] = (_V1,)
+# 2: token lengths cached by (dataset content, tokenizer, max_length); what calibration
+#    needs from a run: its real wall time and the training FLOPs it processed.
+_V2 = [
+    """
+    CREATE TABLE token_lengths (
+        key TEXT PRIMARY KEY,
+        examples INTEGER NOT NULL,
+        lengths BLOB NOT NULL,
+        created_at DATETIME NOT NULL
+    )
+    """,
+    "ALTER TABLE runs ADD COLUMN duration_s REAL",
+    "ALTER TABLE runs ADD COLUMN flops REAL",
+]
+
+MIGRATIONS: Sequence[Sequence[str]] = (_V1, _V2)
 """MIGRATIONS[i] brings a database from version i to version i + 1."""
 
 LATEST = len(MIGRATIONS)

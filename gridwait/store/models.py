@@ -119,6 +119,9 @@ class Run(SQLModel, table=True):
     saving_g: float | None = None
     intensity_source: str | None = None
     accounted_at: datetime | None = _time()
+    duration_s: float | None = None
+    """Real seconds from worker start to exit (not simulated time)."""
+    flops: float | None = None
 
 
 class EnergySample(SQLModel, table=True):
@@ -166,3 +169,15 @@ class Budget(SQLModel, table=True):
     monthly_g: float
     created_at: datetime = _time(nullable=False)  # type: ignore[assignment]
     updated_at: datetime = _time(nullable=False)  # type: ignore[assignment]
+
+
+class TokenLengths(SQLModel, table=True):
+    """Per-example token counts (zlib-compressed little-endian uint32) for a cache key of
+    dataset content, tokenizer and max_length."""
+
+    __tablename__ = "token_lengths"
+
+    key: str = Field(primary_key=True)
+    examples: int
+    lengths: bytes
+    created_at: datetime = _time(nullable=False)  # type: ignore[assignment]

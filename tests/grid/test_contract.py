@@ -77,17 +77,42 @@ def profile(server: HTTPServer) -> IntensityProvider:
 
 T = datetime
 CASES = {
-    "electricitymaps": Case(electricitymaps, "DE", (T(2024, 3, 6, 19, tzinfo=UTC), T(2024, 3, 8, tzinfo=UTC)),
-                            (T(2024, 3, 5, 20, tzinfo=UTC), T(2024, 3, 6, 12, tzinfo=UTC)), "average"),
-    "uk": Case(uk, "national", (T(2017, 10, 1, 11, 30, tzinfo=UTC), T(2017, 10, 1, 20, tzinfo=UTC)),
-               (T(2017, 10, 1, 11, 30, tzinfo=UTC), T(2017, 10, 1, 20, tzinfo=UTC)), "average"),
-    "watttime": Case(watttime, "CAISO_NORTH", (T(2022, 7, 15, tzinfo=UTC), T(2022, 7, 15, 2, tzinfo=UTC)),
-                     (T(2022, 7, 15, tzinfo=UTC), T(2022, 7, 15, 0, 10, tzinfo=UTC)), "marginal"),
-    "trace": Case(trace, "DE", (T(2021, 8, 2, tzinfo=UTC), T(2021, 8, 4, tzinfo=UTC)),
-                  (T(2021, 8, 1, tzinfo=UTC), T(2021, 8, 2, tzinfo=UTC)), "average"),
-    "profile": Case(profile, "GB", (T(2026, 1, 5, 9, tzinfo=UTC), T(2026, 1, 7, tzinfo=UTC)),
-                    (T(2026, 1, 4, tzinfo=UTC), T(2026, 1, 5, tzinfo=UTC)), "average"),
-}  # fmt: skip
+    "electricitymaps": Case(
+        electricitymaps,
+        "DE",
+        (T(2024, 3, 6, 19, tzinfo=UTC), T(2024, 3, 8, tzinfo=UTC)),
+        (T(2024, 3, 5, 20, tzinfo=UTC), T(2024, 3, 6, 12, tzinfo=UTC)),
+        "average",
+    ),
+    "uk": Case(
+        uk,
+        "national",
+        (T(2017, 10, 1, 11, 30, tzinfo=UTC), T(2017, 10, 1, 20, tzinfo=UTC)),
+        (T(2017, 10, 1, 11, 30, tzinfo=UTC), T(2017, 10, 1, 20, tzinfo=UTC)),
+        "average",
+    ),
+    "watttime": Case(
+        watttime,
+        "CAISO_NORTH",
+        (T(2022, 7, 15, tzinfo=UTC), T(2022, 7, 15, 2, tzinfo=UTC)),
+        (T(2022, 7, 15, tzinfo=UTC), T(2022, 7, 15, 0, 10, tzinfo=UTC)),
+        "marginal",
+    ),
+    "trace": Case(
+        trace,
+        "DE",
+        (T(2021, 8, 2, tzinfo=UTC), T(2021, 8, 4, tzinfo=UTC)),
+        (T(2021, 8, 1, tzinfo=UTC), T(2021, 8, 2, tzinfo=UTC)),
+        "average",
+    ),
+    "profile": Case(
+        profile,
+        "GB",
+        (T(2026, 1, 5, 9, tzinfo=UTC), T(2026, 1, 7, tzinfo=UTC)),
+        (T(2026, 1, 4, tzinfo=UTC), T(2026, 1, 5, tzinfo=UTC)),
+        "average",
+    ),
+}
 
 
 @pytest.fixture(params=sorted(CASES))

@@ -155,25 +155,96 @@ def _items(n: int = 6) -> list[dict[str, Any]]:
 BAD_PAYLOADS: list[tuple[str, bytes, str]] = [
     ("truncated JSON", json.dumps(good()).encode()[:300], "invalid JSON"),
     ("HTML instead of JSON", b"<html><body>502 Bad Gateway</body></html>", "invalid JSON"),
-    ("NaN literal", json.dumps({"forecast": [{"carbonIntensity": float("nan"), "datetime": em_time(T0)}]}).encode(), "NaN is not a number"),
-    ("NaN as a string", json.dumps({"forecast": [{"carbonIntensity": "NaN", "datetime": em_time(T0)}]}).encode(), "expected a number"),
-    ("value as a string", json.dumps({"forecast": [{"carbonIntensity": "300", "datetime": em_time(T0)}]}).encode(), "expected a number, got '300'"),
-    ("value as a bool", json.dumps({"forecast": [{"carbonIntensity": True, "datetime": em_time(T0)}]}).encode(), "expected a number"),
-    ("negative value", json.dumps({"forecast": [{"carbonIntensity": -5, "datetime": em_time(T0)}]}).encode(), "negative intensity"),
-    ("missing value", json.dumps({"forecast": [{"datetime": em_time(T0)}]}).encode(), "missing field 'carbonIntensity'"),
-    ("missing time", json.dumps({"forecast": [{"carbonIntensity": 5}]}).encode(), "missing field 'datetime'"),
+    (
+        "NaN literal",
+        json.dumps(
+            {"forecast": [{"carbonIntensity": float("nan"), "datetime": em_time(T0)}]}
+        ).encode(),
+        "NaN is not a number",
+    ),
+    (
+        "NaN as a string",
+        json.dumps({"forecast": [{"carbonIntensity": "NaN", "datetime": em_time(T0)}]}).encode(),
+        "expected a number",
+    ),
+    (
+        "value as a string",
+        json.dumps({"forecast": [{"carbonIntensity": "300", "datetime": em_time(T0)}]}).encode(),
+        "expected a number, got '300'",
+    ),
+    (
+        "value as a bool",
+        json.dumps({"forecast": [{"carbonIntensity": True, "datetime": em_time(T0)}]}).encode(),
+        "expected a number",
+    ),
+    (
+        "negative value",
+        json.dumps({"forecast": [{"carbonIntensity": -5, "datetime": em_time(T0)}]}).encode(),
+        "negative intensity",
+    ),
+    (
+        "missing value",
+        json.dumps({"forecast": [{"datetime": em_time(T0)}]}).encode(),
+        "missing field 'carbonIntensity'",
+    ),
+    (
+        "missing time",
+        json.dumps({"forecast": [{"carbonIntensity": 5}]}).encode(),
+        "missing field 'datetime'",
+    ),
     ("missing forecast list", json.dumps({"zone": "DE"}).encode(), "missing field 'forecast'"),
     ("forecast not a list", json.dumps({"forecast": {"a": 1}}).encode(), "expected a list"),
     ("empty forecast", json.dumps({"forecast": []}).encode(), "no forecast data"),
     ("a list at the top", json.dumps([1, 2]).encode(), "missing field 'forecast'"),
-    ("duplicated timestamps", json.dumps({"forecast": _items(2) + _items(1)}).encode(), "out of order|duplicated"),
-    ("same time twice in a row", json.dumps({"forecast": [_items(1)[0], _items(1)[0]]}).encode(), "duplicated timestamp"),
-    ("unsorted timestamps", json.dumps({"forecast": list(reversed(_items(3)))}).encode(), "out of order"),
-    ("timestamp without zone", json.dumps({"forecast": [{"carbonIntensity": 5, "datetime": "2024-03-06T19:00:00"}]}).encode(), "has no time zone"),
-    ("timestamp not a time", json.dumps({"forecast": [{"carbonIntensity": 5, "datetime": "yesterday"}]}).encode(), "not an ISO 8601 time"),
-    ("timestamps off the grid", json.dumps({"forecast": [_items(1)[0], {"carbonIntensity": 5, "datetime": "2024-03-06T20:00:00.000Z"}, {"carbonIntensity": 5, "datetime": "2024-03-06T20:20:00.000Z"}], "temporalGranularity": "hourly"}).encode(), "not on a"),
-    ("forecast for another time", json.dumps({"forecast": [{"carbonIntensity": 5, "datetime": "2019-01-01T00:00:00.000Z"}]}).encode(), "not the requested"),
-]  # fmt: skip
+    (
+        "duplicated timestamps",
+        json.dumps({"forecast": _items(2) + _items(1)}).encode(),
+        "out of order|duplicated",
+    ),
+    (
+        "same time twice in a row",
+        json.dumps({"forecast": [_items(1)[0], _items(1)[0]]}).encode(),
+        "duplicated timestamp",
+    ),
+    (
+        "unsorted timestamps",
+        json.dumps({"forecast": list(reversed(_items(3)))}).encode(),
+        "out of order",
+    ),
+    (
+        "timestamp without zone",
+        json.dumps(
+            {"forecast": [{"carbonIntensity": 5, "datetime": "2024-03-06T19:00:00"}]}
+        ).encode(),
+        "has no time zone",
+    ),
+    (
+        "timestamp not a time",
+        json.dumps({"forecast": [{"carbonIntensity": 5, "datetime": "yesterday"}]}).encode(),
+        "not an ISO 8601 time",
+    ),
+    (
+        "timestamps off the grid",
+        json.dumps(
+            {
+                "forecast": [
+                    _items(1)[0],
+                    {"carbonIntensity": 5, "datetime": "2024-03-06T20:00:00.000Z"},
+                    {"carbonIntensity": 5, "datetime": "2024-03-06T20:20:00.000Z"},
+                ],
+                "temporalGranularity": "hourly",
+            }
+        ).encode(),
+        "not on a",
+    ),
+    (
+        "forecast for another time",
+        json.dumps(
+            {"forecast": [{"carbonIntensity": 5, "datetime": "2019-01-01T00:00:00.000Z"}]}
+        ).encode(),
+        "not the requested",
+    ),
+]
 
 
 @pytest.mark.parametrize(

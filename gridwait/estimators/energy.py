@@ -1,0 +1,205 @@
+"""A job's energy, duration and mean power before it runs.
+
+Cold start, from first principles (LLMCarbon-style):
+    FLOPs   = FLOPs per token (6N + attention, model_info.py) x padded tokens
+    seconds = FLOPs / (devices x dense peak x assumed utilisation)
+    energy  = seconds x (GPU power x GPUs + CPU + RAM), x PUE for the facility
+With measured runs, calibration.py replaces the first two lines. Every Estimate says
+which method produced it and carries a low/high band.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gridwait.estimators.batching import TokenCount
+from gridwait.estimators.calibration import Calibration, Observation, calibrate
+from gridwait.estimators.hardware import Hardware
+from gridwait.estimators.model_info import ModelInfo
+
+# Assumptions of the prior, stated once. Model FLOPs utilisation of small-model
+# fine-tuning is far below large pre-training runs (PaLM ~46 %); on a CPU a dense fp32
+# BERT step reaches roughly a third of peak; on a GPU small models are launch-bound.
+CPU_UTILISATION = 0.35
+GPU_UTILISATION_LARGE = 0.30  # >= 1e9 non-embedding parameters
+GPU_UTILISATION_FLOOR = 0.05
+GPU_POWER_FRACTION = 0.70  # mean board power during training / power limit
+HOST_CORES_PER_GPU = 1.0  # the Python process feeding each GPU keeps about one core busy
+PRIOR_LOW, PRIOR_HIGH = 0.5, 2.0
+RUNTIME_GB = 1.5  # torch + transformers resident before the model
+
+
+@dataclass(frozen=True)
+class EnergyParams:
+    pue: float = 1.0
+    cpu_watts_per_core: float = 10.0
+    ram_watts_per_gb: float = 0.3725
+
+
+@dataclass(frozen=True)
+class Estimate:
+    tokens_real: int
+    tokens_padded: int
+    steps: int
+    flops: float
+    seconds: float
+    seconds_low: float
+    seconds_high: float
+    gpu_j: float
+    cpu_j: float
+    ram_j: float
+    """IT energy per component, J."""
+    pue: float
+    energy_j: float
+    """Facility energy (IT x PUE), J: what emissions are computed from."""
+    low_j: float
+    high_j: float
+    power_w: float
+    """Mean facility power over the run, W."""
+    method: str
+    hardware: str
+    precision: str
+    level: str
+    """prior, same-model or same-hardware"""
+
+    @property
+    def it_j(self) -> float:
+        return self.gpu_j + self.cpu_j + self.ram_j
+
+
+def gpu_utilisation(non_embedding_params: int) -> float:
+    """Assumed fraction of dense peak: 30 % for 1e9+ parameters, falling as N^0.3 below."""
+    scale = float((max(non_embedding_params, 1) / 1e9) ** 0.3)
+    return max(GPU_UTILISATION_FLOOR, min(GPU_UTILISATION_LARGE, GPU_UTILISATION_LARGE * scale))
+
+
+def estimate(
+    count: TokenCount,
+    info: ModelInfo,
+    hardware: Hardware,
+    gpus: int,
+    params: EnergyParams,
+    history: list[Observation] | None = None,
+    model: str = "",
+) -> Estimate:
+    flops = info.flops_per_token(count.mean_padded_length) * count.padded
+    precision = hardware.precision
+    cal = calibrate(history or [], model, hardware.name, precision)
+    if cal is None:
+        return _prior(count, info, hardware, gpus, params, flops)
+    return _calibrated(count, hardware, params, flops, cal)
+
+
+def _power_split(
+    info: ModelInfo, hardware: Hardware, gpus: int, params: EnergyParams
+) -> tuple[float, float, float]:
+    """Mean IT power per component (GPU, CPU, RAM) in W under the prior."""
+    if hardware.kind == "gpu":
+        gpu_w = hardware.power_w * GPU_POWER_FRACTION * gpus
+        cpu_w = HOST_CORES_PER_GPU * gpus * params.cpu_watts_per_core
+        ram_gb = RUNTIME_GB + 4 * info.parameters / 1e9  # a host copy of the weights
+    else:
+        gpu_w = 0.0
+        cpu_w = hardware.cores * params.cpu_watts_per_core
+        ram_gb = RUNTIME_GB + 16 * info.parameters / 1e9  # weights, grads, two Adam moments
+    return gpu_w, cpu_w, ram_gb * params.ram_watts_per_gb
+
+
+def _prior(
+    count: TokenCount,
+    info: ModelInfo,
+    hardware: Hardware,
+    gpus: int,
+    params: EnergyParams,
+    flops: float,
+) -> Estimate:
+    if hardware.kind == "gpu":
+        utilisation = gpu_utilisation(info.non_embedding)
+        throughput = hardware.peak() * max(gpus, 1) * utilisation
+    else:
+        utilisation = CPU_UTILISATION
+        throughput = hardware.peak() * utilisation
+    seconds = flops / throughput if throughput else 0.0
+    gpu_w, cpu_w, ram_w = _power_split(info, hardware, gpus, params)
+    method = (
+        f"prior: 6N+attention FLOPs x {count.padded:,} padded tokens at {utilisation:.0%} of"
+        f" {hardware.name} dense {hardware.precision} peak"
+    )
+    return _assemble(
+        count,
+        hardware,
+        params,
+        flops,
+        seconds,
+        (gpu_w * seconds, cpu_w * seconds, ram_w * seconds),
+        PRIOR_LOW,
+        PRIOR_HIGH,
+        PRIOR_LOW,
+        PRIOR_HIGH,
+        method,
+        "prior",
+    )
+
+
+def _calibrated(
+    count: TokenCount, hardware: Hardware, params: EnergyParams, flops: float, cal: Calibration
+) -> Estimate:
+    x = float(count.padded) if cal.x == "tokens" else flops
+    seconds = max(cal.seconds(x), 0.0)
+    it_j = max(cal.joules(x), 0.0)
+    gpu_j = it_j * cal.gpu_share
+    cpu_j = it_j * cal.cpu_share
+    ram_j = max(it_j - gpu_j - cpu_j, 0.0)
+    s_band, j_band = cal.seconds.band, cal.joules.band
+    return _assemble(
+        count,
+        hardware,
+        params,
+        flops,
+        seconds,
+        (gpu_j, cpu_j, ram_j),
+        1 - min(s_band, 0.9),
+        1 + s_band,
+        1 - min(j_band, 0.9),
+        1 + j_band,
+        cal.describe(),
+        cal.level,
+    )
+
+
+def _assemble(
+    count: TokenCount,
+    hardware: Hardware,
+    params: EnergyParams,
+    flops: float,
+    seconds: float,
+    parts: tuple[float, float, float],
+    s_low: float,
+    s_high: float,
+    j_low: float,
+    j_high: float,
+    method: str,
+    level: str,
+) -> Estimate:
+    energy = sum(parts) * params.pue
+    return Estimate(
+        tokens_real=count.real,
+        tokens_padded=count.padded,
+        steps=count.batches,
+        flops=flops,
+        seconds=seconds,
+        seconds_low=seconds * s_low,
+        seconds_high=seconds * s_high,
+        gpu_j=parts[0],
+        cpu_j=parts[1],
+        ram_j=parts[2],
+        pue=params.pue,
+        energy_j=energy,
+        low_j=energy * j_low,
+        high_j=energy * j_high,
+        power_w=energy / seconds if seconds > 0 else 0.0,
+        method=method,
+        hardware=hardware.name,
+        precision=hardware.precision,
+        level=level,
+    )

@@ -1,0 +1,154 @@
+"""Parameter counts of a model from its config.json, without loading weights.
+
+The common families (BERT, RoBERTa, DistilBERT, GPT-2, Llama/Mistral/Qwen2) are counted
+from the config's shapes in microseconds; anything else is built on torch's `meta`
+device (no memory, but a transformers import of a few seconds).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from gridwait.errors import EstimateError
+from gridwait.estimators.tokens import model_path
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    parameters: int
+    embedding_parameters: int
+    """Token, position and type embeddings: looked up, not multiplied, so they add no
+    training FLOPs (Kaplan et al. 2020 count N without them)."""
+    layers: int
+    hidden: int
+
+    @property
+    def non_embedding(self) -> int:
+        return self.parameters - self.embedding_parameters
+
+    def flops_per_token(self, context: float) -> float:
+        """Training FLOPs per token: 6N for the weights (forward 2N + backward 4N) plus the
+        attention term 6 x layers x context x hidden (Kaplan et al. 2020, section 2.1)."""
+        return 6.0 * self.non_embedding + 6.0 * self.layers * context * self.hidden
+
+
+@lru_cache(maxsize=16)
+def model_info(model: str, task: str = "sequence-classification", labels: int = 2) -> ModelInfo:
+    config = _config(model)
+    counted = from_config(config, task, labels)
+    return counted if counted is not None else _meta_count(model, task, labels)
+
+
+def _config(model: str) -> dict[str, Any]:
+    local = Path(model_path(model)) / "config.json"
+    if local.is_file():
+        try:
+            data = json.loads(local.read_text())
+        except ValueError:
+            raise EstimateError(f"model {model}: config.json is not JSON") from None
+        if not isinstance(data, dict):
+            raise EstimateError(f"model {model}: config.json is not an object")
+        return data
+    try:
+        from transformers import AutoConfig
+    except ImportError:
+        raise EstimateError(
+            "estimating a hub model needs transformers (install gridwait[worker])"
+        ) from None
+    try:
+        return dict(AutoConfig.from_pretrained(model).to_dict())
+    except (OSError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise EstimateError(f"model {model}: cannot read its config: {first}") from None
+
+
+def from_config(c: dict[str, Any], task: str, labels: int) -> ModelInfo | None:
+    """Exact counts for the families whose shapes are plain in the config, else None."""
+    kind = c.get("model_type")
+    try:
+        if kind in ("bert", "roberta", "xlm-roberta"):
+            return _bert(c, task, labels, pooler=kind == "bert")
+        if kind == "gpt2":
+            return _gpt2(c, task, labels)
+        if kind in ("llama", "mistral", "qwen2"):
+            return _llama(c, task, labels)
+    except (KeyError, TypeError):
+        return None
+    return None
+
+
+def _bert(c: dict[str, Any], task: str, labels: int, pooler: bool) -> ModelInfo | None:
+    if task != "sequence-classification":
+        return None
+    h, i, n, v = c["hidden_size"], c["intermediate_size"], c["num_hidden_layers"], c["vocab_size"]
+    embedding = (v + c["max_position_embeddings"] + c.get("type_vocab_size", 2)) * h
+    layer = 4 * (h * h + h) + (h * i + i) + (i * h + h) + 2 * 2 * h
+    head = (h * h + h) + (
+        h * labels + labels
+    )  # BERT: pooler + classifier; RoBERTa: dense + out_proj
+    total = embedding + 2 * h + n * layer + head
+    return ModelInfo(total, embedding, n, h)
+
+
+def _gpt2(c: dict[str, Any], task: str, labels: int) -> ModelInfo:
+    h, n, v, p = c["n_embd"], c["n_layer"], c["vocab_size"], c["n_positions"]
+    i = c.get("n_inner") or 4 * h
+    embedding = (v + p) * h
+    layer = 2 * 2 * h + (h * 3 * h + 3 * h) + (h * h + h) + (h * i + i) + (i * h + h)
+    head = h * labels if task == "sequence-classification" else 0  # the LM head is tied to wte
+    return ModelInfo(embedding + n * layer + 2 * h + head, embedding, n, h)
+
+
+def _llama(c: dict[str, Any], task: str, labels: int) -> ModelInfo:
+    h, i, n, v = c["hidden_size"], c["intermediate_size"], c["num_hidden_layers"], c["vocab_size"]
+    heads = c["num_attention_heads"]
+    kv = c.get("num_key_value_heads") or heads
+    head_dim = c.get("head_dim") or h // heads
+    bias = 1 if c.get("model_type") == "qwen2" else 0  # Qwen2 has q/k/v biases
+    attention = h * heads * head_dim + 2 * h * kv * head_dim + heads * head_dim * h
+    attention += bias * (heads * head_dim + 2 * kv * head_dim)
+    layer = attention + 3 * h * i + 2 * h
+    embedding = v * h
+    if task == "sequence-classification":
+        head = h * labels
+    else:
+        head = 0 if c.get("tie_word_embeddings", False) else v * h
+    return ModelInfo(embedding + n * layer + h + head, embedding, n, h)
+
+
+def _meta_count(model: str, task: str, labels: int) -> ModelInfo:
+    try:
+        import torch
+        from transformers import (
+            AutoConfig,
+            AutoModelForCausalLM,
+            AutoModelForSequenceClassification,
+        )
+    except ImportError:
+        raise EstimateError(
+            "estimating this model needs torch and transformers (gridwait[worker])"
+        ) from None
+    try:
+        config = AutoConfig.from_pretrained(model_path(model), num_labels=labels)
+    except (OSError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise EstimateError(f"model {model}: cannot read its config: {first}") from None
+    factory: Any = (
+        AutoModelForCausalLM if task == "causal-lm" else AutoModelForSequenceClassification
+    )
+    with torch.device("meta"):
+        net = factory.from_config(config)
+    total = sum(p.numel() for p in net.parameters())
+    embedding = sum(
+        p.numel()
+        for m in net.modules()
+        if isinstance(m, torch.nn.Embedding)
+        for p in m.parameters(recurse=False)
+    )
+    layers: int = getattr(config, "num_hidden_layers", None) or getattr(config, "n_layer", 0) or 0
+    hidden: int = getattr(config, "hidden_size", None) or getattr(config, "n_embd", 0) or 0
+    return ModelInfo(int(total), int(embedding), int(layers), int(hidden))

@@ -1,0 +1,144 @@
+"""Estimating a job: the glue between a spec or job row, the files it names, the
+measured history in the database and the pure estimators."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from gridwait.config import Settings
+from gridwait.estimators.calibration import Observation
+from gridwait.estimators.energy import EnergyParams, Estimate, estimate
+from gridwait.estimators.hardware import hardware_for
+from gridwait.estimators.model_info import model_info
+from gridwait.estimators.tokens import DatasetRef, count_job_tokens
+from gridwait.spec import JobSpec
+from gridwait.store.engine import Store
+from gridwait.store.models import Job
+from gridwait.store.runs import measured_runs
+from gridwait.store.token_cache import TokenLengthCache
+
+
+@dataclass(frozen=True)
+class EstimateInput:
+    model: str
+    task: str
+    data: DatasetRef
+    max_length: int
+    batch_size: int
+    epochs: int
+    padding: str
+    seed: int
+    gpus: int
+
+    @classmethod
+    def from_spec(cls, spec: JobSpec, model: str, dataset: str) -> EstimateInput:
+        label = spec.dataset.label_column if spec.task == "sequence-classification" else None
+        return cls(
+            model=model,
+            task=spec.task,
+            data=DatasetRef(
+                dataset, spec.dataset.text_column, label, spec.dataset.limit, spec.dataset.split
+            ),
+            max_length=spec.max_length,
+            batch_size=spec.batch_size,
+            epochs=spec.epochs,
+            padding=spec.padding,
+            seed=spec.seed,
+            gpus=spec.gpus,
+        )
+
+    @classmethod
+    def from_job(cls, job: Job) -> EstimateInput:
+        return cls.from_spec(JobSpec.model_validate_json(job.spec_json), job.model, job.dataset)
+
+
+def history(store: Store) -> list[Observation]:
+    with store.read() as session:
+        rows = measured_runs(session)
+    out = []
+    for r in rows:
+        joules = float(r["energy_it_j"] or 0.0)
+        out.append(
+            Observation(
+                model=str(r["model"]),
+                hardware=str(r["hardware"]),
+                precision=str(r["precision"]),
+                tokens_padded=int(r["tokens_padded"]),
+                flops=float(r["flops"] or 0.0),
+                seconds=float(r["duration_s"]),
+                joules=joules,
+                gpu_share=float(r["energy_gpu_j"] or 0.0) / joules if joules else 0.0,
+                cpu_share=float(r["energy_cpu_j"] or 0.0) / joules if joules else 1.0,
+            )
+        )
+    return out
+
+
+def estimate_job(
+    job: EstimateInput,
+    settings: Settings,
+    store: Store,
+    now: datetime,
+    hardware: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[Estimate, str | None]:
+    """The estimate and a note when the hardware had to be assumed. EstimateError when
+    the dataset, tokenizer or model config cannot be read."""
+    energy = settings.energy
+    machine, note = hardware_for(job.gpus, hardware or energy.hardware, energy.cpu_watts_per_core)
+    count = count_job_tokens(
+        job.model,
+        job.data,
+        job.max_length,
+        job.batch_size,
+        job.epochs,
+        job.padding,  # type: ignore[arg-type]
+        job.seed,
+        TokenLengthCache(store, now),
+        progress,
+    )
+    info = model_info(job.model, job.task)
+    params = EnergyParams(energy.pue, energy.cpu_watts_per_core, energy.ram_watts_per_gb)
+    return estimate(count, info, machine, job.gpus, params, history(store), job.model), note
+
+
+def apply_estimate(job: Job, est: Estimate) -> None:
+    """Store the estimate on the job row (tokens, seconds, facility joules and watts)."""
+    job.est_tokens_real = est.tokens_real
+    job.est_tokens_padded = est.tokens_padded
+    job.est_seconds = est.seconds
+    job.est_energy_j = est.energy_j
+    job.est_power_w = est.power_w
+    job.est_low_j = est.low_j
+    job.est_high_j = est.high_j
+    job.est_method = est.method
+
+
+def estimate_json(est: Estimate, note: str | None = None) -> dict[str, object]:
+    """Stable keys with units in their names."""
+    kwh = 3.6e6
+    return {
+        "tokens_real": est.tokens_real,
+        "tokens_padded": est.tokens_padded,
+        "padding_ratio": est.tokens_padded / est.tokens_real if est.tokens_real else None,
+        "steps": est.steps,
+        "flops": est.flops,
+        "seconds": est.seconds,
+        "seconds_low": est.seconds_low,
+        "seconds_high": est.seconds_high,
+        "energy_kwh": est.energy_j / kwh,
+        "energy_low_kwh": est.low_j / kwh,
+        "energy_high_kwh": est.high_j / kwh,
+        "gpu_kwh": est.gpu_j / kwh,
+        "cpu_kwh": est.cpu_j / kwh,
+        "ram_kwh": est.ram_j / kwh,
+        "pue": est.pue,
+        "power_w": est.power_w,
+        "hardware": est.hardware,
+        "precision": est.precision,
+        "method": est.method,
+        "level": est.level,
+        "note": note,
+    }
