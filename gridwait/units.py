@@ -87,7 +87,9 @@ def format_mass(grams: float | None) -> str:
         return f"{grams / 1e3:.2f} kg"
     if abs(grams) >= 10:
         return f"{grams:.0f} g"
-    return f"{grams:.2f} g"
+    if abs(grams) >= 0.1 or grams == 0:
+        return f"{grams:.2f} g"
+    return f"{grams * 1e3:.3g} mg"
 
 
 def format_energy(joules: float | None) -> str:

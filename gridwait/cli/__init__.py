@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from gridwait.cli import admin, estimate, grid, jobs
+from gridwait.cli import admin, estimate, grid, jobs, plan, simulate
 from gridwait.cli.context import AppContext, err
 from gridwait.errors import GridwaitError
 
@@ -47,6 +47,8 @@ admin.register(app)
 jobs.register(app)
 grid.register(app)
 estimate.register(app)
+plan.register(app)
+simulate.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

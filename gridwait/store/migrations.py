@@ -183,7 +183,14 @@ _V2 = [
     "ALTER TABLE runs ADD COLUMN flops REAL",
 ]
 
-MIGRATIONS: Sequence[Sequence[str]] = (_V1, _V2)
+# 3: what the worker needs to suspend and resume: the job's total optimizer steps (the
+#    planner plans the remaining share) and where its checkpoint is.
+_V3 = [
+    "ALTER TABLE runs ADD COLUMN total_steps INTEGER",
+    "ALTER TABLE runs ADD COLUMN checkpoint TEXT",
+]
+
+MIGRATIONS: Sequence[Sequence[str]] = (_V1, _V2, _V3)
 """MIGRATIONS[i] brings a database from version i to version i + 1."""
 
 LATEST = len(MIGRATIONS)

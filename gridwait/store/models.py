@@ -122,6 +122,9 @@ class Run(SQLModel, table=True):
     duration_s: float | None = None
     """Real seconds from worker start to exit (not simulated time)."""
     flops: float | None = None
+    total_steps: int | None = None
+    """Optimizer steps of the whole job; `steps` is how many are done."""
+    checkpoint: str | None = None
 
 
 class EnergySample(SQLModel, table=True):

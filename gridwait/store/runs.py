@@ -28,3 +28,21 @@ _MEASURED = text(
 def measured_runs(session: Session) -> list[dict[str, Any]]:
     """Finished runs with a measured duration and energy, for calibration."""
     return [dict(row._mapping) for row in session.connection().execute(_MEASURED)]
+
+
+def progress_of(session: Session, job_id: int) -> float:
+    """Share of a job's work already done by its earlier (suspended) segments, 0..1."""
+    row = (
+        session.connection()
+        .execute(
+            text(
+                "SELECT MAX(runs.steps), MAX(runs.total_steps) FROM runs"
+                " WHERE runs.job_id = :job AND runs.steps IS NOT NULL"
+            ),
+            {"job": job_id},
+        )
+        .first()
+    )
+    if row is None or not row[0] or not row[1]:
+        return 0.0
+    return min(1.0, float(row[0]) / float(row[1]))

@@ -1,0 +1,89 @@
+"""Carbon budgets per user and per project per calendar month (UTC), in gCO2eq.
+
+Usage of a month = actual emissions of runs that ended in it + forecast emissions of the
+jobs planned or running in it. A job whose placement would take a budget past its limit
+is held, with the reason: which budget, by how much. Pure: plain values in and out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from gridwait.units import format_mass
+
+
+@dataclass(frozen=True)
+class Limit:
+    scope: str
+    """user or project"""
+    name: str
+    monthly_g: float
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A job about to be placed: who it belongs to and what it would emit when."""
+
+    job_id: int
+    owner: str
+    project: str
+    month: str
+    grams: float
+
+
+@dataclass
+class Ledger:
+    """Grams used or committed per (scope, name, month)."""
+
+    spent: dict[tuple[str, str, str], float] = field(default_factory=dict)
+
+    def add(self, owner: str, project: str, month: str, grams: float) -> None:
+        for key in (("user", owner, month), ("project", project, month)):
+            self.spent[key] = self.spent.get(key, 0.0) + grams
+
+    def of(self, scope: str, name: str, month: str) -> float:
+        return self.spent.get((scope, name, month), 0.0)
+
+
+def month_of(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m")
+
+
+def month_bounds(when: datetime) -> tuple[datetime, datetime]:
+    start = when.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    end = (
+        start.replace(year=start.year + 1, month=1)
+        if start.month == 12
+        else start.replace(month=start.month + 1)
+    )
+    return start, end
+
+
+def check(
+    candidates: Iterable[Candidate], limits: Sequence[Limit], ledger: Ledger
+) -> dict[int, str]:
+    """Job ids to hold, with the reason; the others are added to the ledger in order."""
+    by_key = {(lim.scope, lim.name): lim for lim in limits}
+    held: dict[int, str] = {}
+    for job in candidates:
+        reason = None
+        for scope, name in (("user", job.owner), ("project", job.project)):
+            limit = by_key.get((scope, name))
+            if limit is None:
+                continue
+            already = ledger.of(scope, name, job.month)
+            over = already + job.grams - limit.monthly_g
+            if over > 0:
+                reason = (
+                    f"{scope} {name} budget {format_mass(limit.monthly_g)}/month:"
+                    f" {format_mass(already)} used or committed in {job.month},"
+                    f" this job's {format_mass(job.grams)} would exceed it by {format_mass(over)}"
+                )
+                break
+        if reason is None:
+            ledger.add(job.owner, job.project, job.month, job.grams)
+        else:
+            held[job.job_id] = reason
+    return held

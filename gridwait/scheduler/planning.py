@@ -1,0 +1,187 @@
+"""One planning pass over the queue: read the jobs, ask the provider, place them with the
+planner, hold what would break a budget, and (when applying) write the plan back.
+
+Used by `gridwait plan` (a dry run) and by the service on every poll and change.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from gridwait.clock import Clock
+from gridwait.config import Settings
+from gridwait.errors import ProviderError
+from gridwait.grid.base import IntensityProvider
+from gridwait.grid.profile import ProfileProvider, profile_zone
+from gridwait.grid.series import IntensitySeries
+from gridwait.scheduler.budgets import Candidate, Ledger, Limit, check, month_bounds, month_of
+from gridwait.scheduler.planner import Placement, PlanJob, PlanOptions, Running, plan
+from gridwait.states import JobState
+from gridwait.store.budgets import budgets, month_usage
+from gridwait.store.engine import Store
+from gridwait.store.jobs import get_job, jobs_in, transition
+from gridwait.store.models import Job
+from gridwait.store.runs import progress_of
+
+log = logging.getLogger(__name__)
+PLANNABLE = (JobState.QUEUED, JobState.HELD, JobState.PLANNED, JobState.SUSPENDED)
+DEFAULT_SECONDS = 3600.0  # a job without an estimate is planned as an hour
+
+
+@dataclass
+class PlanReport:
+    now: datetime
+    placements: list[Placement]
+    held: dict[int, str]
+    jobs: dict[int, Job]
+    forecast: IntensitySeries
+    notes: list[str] = field(default_factory=list)
+
+
+def options(settings: Settings) -> PlanOptions:
+    s = settings.scheduler
+    return PlanOptions(
+        step=timedelta(minutes=s.step_minutes),
+        min_segment=timedelta(minutes=s.min_segment_minutes),
+        resume_overhead=timedelta(minutes=s.resume_overhead_minutes),
+    )
+
+
+def plan_job(job: Job, now: datetime, factor: float, done_fraction: float = 0.0) -> PlanJob:
+    """The planner's view of a job. Durations are domain seconds: on a simulated clock a
+    real second of running lasts `factor` domain seconds."""
+    assert job.id is not None
+    seconds = (job.est_seconds or DEFAULT_SECONDS) * factor * max(0.0, 1.0 - done_fraction)
+    energy = job.est_energy_j or 0.0
+    power = energy / ((job.est_seconds or DEFAULT_SECONDS) * factor) if energy else 0.0
+    return PlanJob(
+        id=job.id,
+        duration_s=max(seconds, 1.0),
+        power_w=power,
+        gpus=job.gpus,
+        earliest=max(job.earliest_start, now),
+        deadline=job.deadline,
+        interruptible=job.interruptible,
+        resuming=done_fraction > 0,
+    )
+
+
+def plan_queue(
+    store: Store, settings: Settings, clock: Clock, provider: IntensityProvider, apply: bool = False
+) -> PlanReport:
+    now = clock.now()
+    with store.read() as session:
+        waiting = list(jobs_in(session, PLANNABLE))
+        running = list(jobs_in(session, (JobState.RUNNING,)))
+        done = {
+            j.id: progress_of(session, j.id)
+            for j in waiting
+            if j.id is not None and j.state == JobState.SUSPENDED
+        }
+        limits = [Limit(b.scope, b.name, b.monthly_g) for b in budgets(session)]
+    jobs = {j.id: j for j in waiting if j.id is not None}
+    planned = [plan_job(j, now, clock.factor, done.get(i, 0.0)) for i, j in jobs.items()]
+    horizon = timedelta(hours=settings.grid.horizon_hours)
+    zone = settings.grid.zone
+    forecast = provider.forecast(zone, now, now + horizon)
+    last = max([now + horizon, *(p.deadline + timedelta(seconds=p.duration_s) for p in planned)])
+    fallback = _fallback(zone, now, last)
+    held: dict[int, str] = {}
+    busy = [_running(j, now, clock.factor) for j in running]
+    capacity = settings.scheduler.gpus
+    placements = plan(
+        now, planned, forecast, capacity, busy, fallback=fallback, options=options(settings)
+    )
+    if limits and placements:
+        held = _over_budget(store, placements, jobs, limits, now)
+        if held:
+            keep = [p for p in planned if p.id not in held]
+            placements = plan(
+                now, keep, forecast, capacity, busy, fallback=fallback, options=options(settings)
+            )
+    report = PlanReport(now, placements, held, jobs, forecast)
+    if forecast.fallback:
+        report.notes.append(f"forecast fallback: {forecast.fallback}")
+    if apply:
+        write_plan(store, report)
+    return report
+
+
+def _fallback(zone: str, start: datetime, end: datetime) -> IntensitySeries | None:
+    key = profile_zone(zone)
+    if key is None:
+        return None
+    try:
+        return ProfileProvider().forecast(key, start, end)
+    except ProviderError:
+        return None
+
+
+def _running(job: Job, now: datetime, factor: float) -> Running:
+    end = job.planned_end or now + timedelta(seconds=(job.est_seconds or DEFAULT_SECONDS) * factor)
+    return Running(job.gpus, max(end, now))
+
+
+def _over_budget(
+    store: Store,
+    placements: Sequence[Placement],
+    jobs: dict[int, Job],
+    limits: list[Limit],
+    now: datetime,
+) -> dict[int, str]:
+    ledger = Ledger()
+    months = sorted({month_of(p.start) for p in placements})
+    mine = set(jobs)
+    with store.read() as session:
+        for month in months:
+            start, end = month_bounds(datetime.strptime(month, "%Y-%m").replace(tzinfo=now.tzinfo))
+            used, committed = month_usage(session, start, end)
+            for row in used:
+                ledger.add(
+                    str(row["owner"]), str(row["project"]), month, float(row["grams"] or 0.0)
+                )
+            for row in committed:
+                if row["id"] not in mine or row["state"] == "running":  # others' and running jobs
+                    ledger.add(
+                        str(row["owner"]), str(row["project"]), month, float(row["grams"] or 0.0)
+                    )
+    candidates = [
+        Candidate(
+            p.job_id, jobs[p.job_id].owner, jobs[p.job_id].project, month_of(p.start), p.forecast_g
+        )
+        for p in placements
+    ]
+    return check(candidates, limits, ledger)
+
+
+def write_plan(store: Store, report: PlanReport) -> None:
+    """Store each placement on its job (moving it to planned) and hold the held ones."""
+    now = report.now
+    with store.write() as session:
+        for p in report.placements:
+            job = get_job(session, p.job_id)
+            if job.state not in PLANNABLE:
+                continue  # changed under us (cancelled, started): leave it
+            job.planned_at, job.planned_start, job.planned_end = now, p.start, p.end
+            job.plan_segments_json = json.dumps(
+                [[a.isoformat(), b.isoformat()] for a, b in p.segments]
+            )
+            job.plan_forecast_g, job.plan_run_now_g = p.forecast_g, p.run_now_g
+            job.plan_source, job.plan_late = p.source, p.late
+            reason = p.reason if p.late else f"window {p.start:%Y-%m-%d %H:%M} to {p.end:%H:%M} UTC"
+            if job.state != JobState.PLANNED:
+                transition(session, job, JobState.PLANNED, now, reason)
+            else:
+                job.state_reason = reason
+                session.add(job)
+        for job_id, reason in report.held.items():
+            job = get_job(session, job_id)
+            if job.state == JobState.HELD:
+                job.state_reason = reason
+                session.add(job)
+            elif job.state in PLANNABLE:
+                transition(session, job, JobState.HELD, now, reason)
