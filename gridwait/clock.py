@@ -38,6 +38,9 @@ class Clock(Protocol):
     def describe(self) -> str:
         """A string `parse_clock` turns back into an equivalent clock."""
 
+    def real_now(self) -> datetime:
+        """Real (wall) UTC time, for timers that fire in real time."""
+
 
 class SystemClock:
     factor = 1.0
@@ -53,6 +56,9 @@ class SystemClock:
 
     def describe(self) -> str:
         return "system"
+
+    def real_now(self) -> datetime:
+        return datetime.now(UTC)
 
 
 class SimulatedClock:
@@ -84,6 +90,9 @@ class SimulatedClock:
 
     def describe(self) -> str:
         return f"sim:{self._factor:g}@{self.origin.isoformat()}@{self.wall_origin!r}"
+
+    def real_now(self) -> datetime:
+        return datetime.now(UTC)
 
 
 class ManualClock:
@@ -117,6 +126,9 @@ class ManualClock:
 
     def describe(self) -> str:
         return f"manual@{self._now.isoformat()}"
+
+    def real_now(self) -> datetime:
+        return self._now
 
 
 def parse_clock(spec: str, base: Clock | None = None) -> Clock:

@@ -53,6 +53,8 @@ class GridSettings(_Section):
 class SchedulerSettings(_Section):
     gpus: int = Field(1, ge=0)
     """GPUs this box lends to gridwait (capacity). 0 runs CPU jobs only."""
+    cpu_slots: int = Field(1, ge=1)
+    """CPU-only jobs (gpus = 0) that may run at once; each gets cores / cpu_slots threads."""
     poll_minutes: float = Field(30.0, gt=0)
     step_minutes: float = Field(5.0, gt=0)
     """Granularity of candidate start times."""

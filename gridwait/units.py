@@ -81,6 +81,8 @@ def kwh(joules: float) -> float:
 def format_mass(grams: float | None) -> str:
     if grams is None:
         return "-"
+    if abs(grams) < 1e-9:  # floating-point dust of a difference
+        grams = 0.0
     if abs(grams) >= 1e6:
         return f"{grams / 1e6:.2f} t"
     if abs(grams) >= 1e3:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import sqlite3
 import textwrap
 from collections.abc import Callable
@@ -98,3 +99,16 @@ def count_rows(db: Path, table: str = "jobs") -> int:
             "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (table,)
         ).fetchone()
         return 0 if not exists else int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+
+
+DEMO = Path(__file__).resolve().parents[1] / "gridwait" / "data" / "demo_reviews.csv"
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small BERT classifier and WordPiece tokenizer built locally from the demo texts."""
+    from gridwait.workers.tiny import build_model
+
+    with DEMO.open() as handle:
+        texts = [row["text"] for row in csv.DictReader(handle)]
+    return build_model(texts, tmp_path_factory.mktemp("tiny-bert"), size="tiny")

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from gridwait.cli import admin, estimate, grid, jobs, plan, simulate
+from gridwait.cli import admin, estimate, grid, jobs, plan, run, simulate
 from gridwait.cli.context import AppContext, err
 from gridwait.errors import GridwaitError
 
@@ -49,6 +49,7 @@ grid.register(app)
 estimate.register(app)
 plan.register(app)
 simulate.register(app)
+run.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,7 +20,12 @@ from gridwait.grid.base import IntensityProvider
 from gridwait.grid.profile import ProfileProvider
 from gridwait.grid.series import IntensitySeries, Kind, SeriesError, Signal, from_points
 from gridwait.store.engine import Store
-from gridwait.store.intensity import actual_points, latest_forecast_points, save_points
+from gridwait.store.intensity import (
+    actual_points,
+    forecast_points_before,
+    latest_forecast_points,
+    save_points,
+)
 from gridwait.store.models import IntensityPoint
 
 log = logging.getLogger(__name__)
@@ -161,3 +166,11 @@ def _series(points: Sequence[IntensityPoint], kind: Kind) -> IntensitySeries | N
         )
     except SeriesError:
         return None  # stored periods of mixed resolution: ask the provider again
+
+
+def forecast_known_at(
+    store: Store, provider: str, zone: str, at: datetime, start: datetime
+) -> IntensitySeries | None:
+    """The stored forecast that was current at `at` and reaches `start`, if any."""
+    with store.read() as session:
+        return _series(forecast_points_before(session, provider, zone, at, start), "forecast")

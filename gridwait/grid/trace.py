@@ -83,18 +83,21 @@ def load_trace(
     tcol = time_column or next((c for c in TIME_COLUMNS if c in header), None)
     if tcol is None or tcol not in header:
         raise TraceError(
-            f"{path.name}: no time column (found {', '.join(header)}); use --time-column"
+            f"{path.name}: no time column (found {', '.join(header)});"
+            " name it with --time-column or [grid] time_column"
         )
     parsed = {c: _floats(rows, header.index(c)) for c in header if c != tcol and c}
     numeric = {c: v for c, v in parsed.items() if v is not None}
     if value_column is not None and value_column not in numeric:
         raise TraceError(f"{path.name}: no numeric column {value_column!r}")
-    vcol = value_column or next(
-        (c for c in VALUE_COLUMNS if c in numeric and not np.isnan(numeric[c]).all()), None
-    )
+    filled = [c for c in numeric if not np.isnan(numeric[c]).all()]
+    vcol = value_column or next((c for c in VALUE_COLUMNS if c in filled), None)
+    if vcol is None and len(filled) == 1:
+        vcol = filled[0]  # the only numeric column there is
     if vcol is None:
         raise TraceError(
-            f"{path.name}: no intensity column (found {', '.join(header)}); use --value-column"
+            f"{path.name}: which column is the intensity? (found {', '.join(header)});"
+            " name it with --value-column or [grid] value_column"
         )
     times = [_time(row[header.index(tcol)], path.name) for row in rows]
     start, resolution, slots, holds = _grid(times, path.name)

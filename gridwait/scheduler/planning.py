@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from gridwait.clock import Clock
@@ -91,18 +91,38 @@ def plan_queue(
     last = max([now + horizon, *(p.deadline + timedelta(seconds=p.duration_s) for p in planned)])
     fallback = _fallback(zone, now, last)
     held: dict[int, str] = {}
-    busy = [_running(j, now, clock.factor) for j in running]
-    capacity = settings.scheduler.gpus
-    placements = plan(
-        now, planned, forecast, capacity, busy, fallback=fallback, options=options(settings)
-    )
+    step = timedelta(minutes=settings.scheduler.step_minutes)
+    busy = [_running(j, now, clock.factor, step) for j in running]
+
+    def place(queue: list[PlanJob]) -> list[Placement]:
+        # GPU jobs and CPU-only jobs draw on separate capacities: GPUs, and CPU slots
+        # (CPU fine-tunes sharing a host slow each other down far more than they gain)
+        gpu = [p for p in queue if p.gpus > 0]
+        cpu = [replace(p, gpus=1) for p in queue if p.gpus == 0]
+        cpu_busy = [replace(r, gpus=1) for r, j in zip(busy, running, strict=True) if j.gpus == 0]
+        return plan(
+            now,
+            gpu,
+            forecast,
+            settings.scheduler.gpus,
+            [r for r in busy if r.gpus > 0],
+            fallback=fallback,
+            options=options(settings),
+        ) + plan(
+            now,
+            cpu,
+            forecast,
+            settings.scheduler.cpu_slots,
+            cpu_busy,
+            fallback=fallback,
+            options=options(settings),
+        )
+
+    placements = place(planned)
     if limits and placements:
         held = _over_budget(store, placements, jobs, limits, now)
         if held:
-            keep = [p for p in planned if p.id not in held]
-            placements = plan(
-                now, keep, forecast, capacity, busy, fallback=fallback, options=options(settings)
-            )
+            placements = place([p for p in planned if p.id not in held])
     report = PlanReport(now, placements, held, jobs, forecast)
     if forecast.fallback:
         report.notes.append(f"forecast fallback: {forecast.fallback}")
@@ -121,9 +141,11 @@ def _fallback(zone: str, start: datetime, end: datetime) -> IntensitySeries | No
         return None
 
 
-def _running(job: Job, now: datetime, factor: float) -> Running:
+def _running(job: Job, now: datetime, factor: float, step: timedelta) -> Running:
+    """Capacity a running job holds: until its planned end, or a step past now if it
+    overruns (so the next job is planned after it, and re-planned if it overruns again)."""
     end = job.planned_end or now + timedelta(seconds=(job.est_seconds or DEFAULT_SECONDS) * factor)
-    return Running(job.gpus, max(end, now))
+    return Running(job.gpus, max(end, now + step))
 
 
 def _over_budget(

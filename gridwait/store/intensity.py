@@ -70,3 +70,26 @@ def actual_points(
         .where(col(IntensityPoint.start) < end, col(IntensityPoint.start) > start - longest_period)
         .order_by(col(IntensityPoint.start))
     ).all()
+
+
+def forecast_points_before(
+    session: Session, provider: str, zone: str, fetched_by: datetime, start: datetime
+) -> Sequence[IntensityPoint]:
+    """The last forecast of (provider, zone) fetched by `fetched_by` that reaches `start`:
+    what the planner knew when a run began."""
+    newest = session.exec(
+        select(IntensityPoint.fetched_at)
+        .where(IntensityPoint.provider == provider, IntensityPoint.zone == zone)
+        .where(IntensityPoint.kind == "forecast", col(IntensityPoint.fetched_at) <= fetched_by)
+        .where(col(IntensityPoint.start) <= start)
+        .order_by(col(IntensityPoint.fetched_at).desc())
+        .limit(1)
+    ).first()
+    if newest is None:
+        return []
+    return session.exec(
+        select(IntensityPoint)
+        .where(IntensityPoint.provider == provider, IntensityPoint.zone == zone)
+        .where(IntensityPoint.kind == "forecast", IntensityPoint.fetched_at == newest)
+        .order_by(col(IntensityPoint.start))
+    ).all()

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import text, update
 from sqlmodel import Session, col, select
 
-from gridwait.store.models import Run
+from gridwait.store.models import EnergySample, Run
 
 
 def runs_of(session: Session, job_id: int) -> Sequence[Run]:
@@ -46,3 +47,121 @@ def progress_of(session: Session, job_id: int) -> float:
     if row is None or not row[0] or not row[1]:
         return 0.0
     return min(1.0, float(row[0]) / float(row[1]))
+
+
+# ---- the life of a run --------------------------------------------------------------------
+
+
+def claim(
+    session: Session,
+    job_id: int,
+    planned_start: datetime | None,
+    now: datetime,
+    lease: timedelta,
+    gpu_ids: str,
+    segment_end: datetime | None,
+) -> Run | None:
+    """Atomically take a planned job for one run: the job moves planned -> running only if
+    it is still planned for the same start (a conditional UPDATE whose rowcount proves
+    the claim), and a `claimed` run holding a lease is created. None if someone else
+    claimed it or the plan changed."""
+    from gridwait.states import JobState
+    from gridwait.store.models import Job, JobEvent
+
+    result = session.connection().execute(
+        update(Job)
+        .where(
+            col(Job.id) == job_id,
+            col(Job.state) == JobState.PLANNED,
+            col(Job.planned_start) == planned_start,
+        )
+        .values(
+            state=JobState.RUNNING,
+            updated_at=now,
+            attempts=Job.attempts + 1,
+            state_reason="started",
+        )
+    )
+    if result.rowcount != 1:
+        return None
+    job = session.get(Job, job_id)
+    assert job is not None
+    session.refresh(job)
+    session.add(
+        JobEvent(
+            job_id=job_id,
+            at=now,
+            from_state=JobState.PLANNED,
+            to_state=JobState.RUNNING,
+            reason="started",
+        )
+    )
+    previous = session.exec(
+        select(Run).where(Run.job_id == job_id).order_by(col(Run.id).desc())
+    ).first()
+    run = Run(
+        job_id=job_id,
+        attempt=job.attempts,
+        segment=0 if previous is None else previous.segment + 1,
+        state="claimed",
+        claimed_at=now,
+        lease_expires_at=now + lease,
+        gpu_ids=gpu_ids,
+        segment_end=segment_end,
+        checkpoint=previous.checkpoint if previous is not None else None,
+    )
+    session.add(run)
+    session.flush()
+    return run
+
+
+def start(
+    session: Session, run_id: int, pid: int, host: str, now: datetime, lease: timedelta
+) -> Run | None:
+    """The worker takes its claimed run (claimed -> running); None if it is not claimed."""
+    result = session.connection().execute(
+        update(Run)
+        .where(col(Run.id) == run_id, col(Run.state) == "claimed")
+        .values(
+            state="running",
+            started_at=now,
+            pid=pid,
+            host=host,
+            heartbeat_at=now,
+            lease_expires_at=now + lease,
+        )
+    )
+    if result.rowcount != 1:
+        return None
+    return session.get(Run, run_id)
+
+
+def heartbeat(
+    session: Session, run_id: int, sample: EnergySample, now: datetime, lease: timedelta
+) -> bool:
+    """Record a sample and renew the lease; False if the run is no longer ours (reaped)."""
+    result = session.connection().execute(
+        update(Run)
+        .where(col(Run.id) == run_id, col(Run.state) == "running")
+        .values(heartbeat_at=now, lease_expires_at=now + lease)
+    )
+    if result.rowcount != 1:
+        return False
+    session.add(sample)
+    return True
+
+
+def samples_of(session: Session, run_id: int) -> Sequence[EnergySample]:
+    return session.exec(
+        select(EnergySample).where(EnergySample.run_id == run_id).order_by(col(EnergySample.id))
+    ).all()
+
+
+def runs_in(session: Session, states: Sequence[str]) -> Sequence[Run]:
+    return session.exec(
+        select(Run).where(col(Run.state).in_(list(states))).order_by(col(Run.id))
+    ).all()
+
+
+def provisional_runs(session: Session) -> Sequence[Run]:
+    return session.exec(select(Run).where(col(Run.emissions_provisional).is_(True))).all()

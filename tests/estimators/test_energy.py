@@ -8,7 +8,13 @@ import pytest
 from gridwait.errors import EstimateError
 from gridwait.estimators.batching import TokenCount
 from gridwait.estimators.calibration import Observation, calibrate, fit_line
-from gridwait.estimators.energy import CPU_UTILISATION, EnergyParams, estimate, gpu_utilisation
+from gridwait.estimators.energy import (
+    CPU_UTILISATION,
+    STARTUP_S,
+    EnergyParams,
+    estimate,
+    gpu_utilisation,
+)
 from gridwait.estimators.hardware import GPUS, cpu, detect_cpu, hardware_for, lookup
 from gridwait.estimators.model_info import ModelInfo, from_config
 
@@ -27,20 +33,18 @@ def test_cpu_prior_by_hand() -> None:
     params = EnergyParams(pue=1.5, cpu_watts_per_core=10.0, ram_watts_per_gb=0.5)
     est = estimate(COUNT, INFO, machine, 0, params)
     flops = INFO.flops_per_token(64) * 64_000
-    seconds = flops / (256e9 * CPU_UTILISATION)
+    training = flops / (256e9 * CPU_UTILISATION)
+    seconds = STARTUP_S["cpu"] + training
     assert est.seconds == pytest.approx(seconds)
-    assert est.cpu_j == pytest.approx(40 * seconds) and est.gpu_j == 0
+    # all 4 cores while training, one core while starting up
+    assert est.cpu_j == pytest.approx(40 * training + 10 * STARTUP_S["cpu"]) and est.gpu_j == 0
     ram_gb = 1.5 + 16 * 2_000_000 / 1e9
     assert est.ram_j == pytest.approx(ram_gb * 0.5 * seconds)
     assert est.energy_j == pytest.approx((est.cpu_j + est.ram_j) * 1.5)
-    assert est.low_j == pytest.approx(est.energy_j / 2) and est.high_j == pytest.approx(
-        est.energy_j * 2
-    )
-    assert (
-        est.level == "prior"
-        and "prior" in est.method
-        and est.power_w == pytest.approx(est.energy_j / seconds)
-    )
+    assert est.low_j == pytest.approx(est.energy_j / 2)
+    assert est.high_j == pytest.approx(est.energy_j * 2)
+    assert est.level == "prior" and "start-up" in est.method
+    assert est.power_w == pytest.approx(est.energy_j / seconds)
 
 
 def test_gpu_prior_uses_dense_peak_and_gpus() -> None:
@@ -48,11 +52,10 @@ def test_gpu_prior_uses_dense_peak_and_gpus() -> None:
     one = estimate(COUNT, INFO, h100, 1, EnergyParams())
     two = estimate(COUNT, INFO, h100, 2, EnergyParams())
     assert one.precision == "bf16"
-    assert one.seconds == pytest.approx(
-        one.flops / (989.4e12 * gpu_utilisation(INFO.non_embedding))
-    )
-    assert two.seconds == pytest.approx(one.seconds / 2)
-    assert one.gpu_j == pytest.approx(700 * 0.7 * one.seconds)
+    training = one.flops / (989.4e12 * gpu_utilisation(INFO.non_embedding))
+    assert one.seconds == pytest.approx(STARTUP_S["gpu"] + training)
+    assert two.seconds - STARTUP_S["gpu"] == pytest.approx(training / 2)
+    assert one.gpu_j == pytest.approx(700 * 0.7 * training)
 
 
 def test_utilisation_grows_with_model_size() -> None:

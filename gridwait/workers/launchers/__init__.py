@@ -1,1 +1,1 @@
-"""workers/launchers"""
+"""Launchers: how workers are started (local processes; Slurm jobs)."""

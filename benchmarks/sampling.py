@@ -1,0 +1,124 @@
+"""Sampling overhead: what the energy sampler costs a fine-tune.
+
+    python benchmarks/sampling.py [--samples 200] [--period 5]   -> prints JSON
+
+1. The cost of one sample in steady state: read every meter of a CPU run (process-tree
+   CPU time, resident memory) and write the sample with its heartbeat in one transaction.
+   At one sample every `period` seconds, the overhead share is cost / period.
+2. A real MiniLM fine-tune with the sampler thread running at 1 s (five times the
+   default rate) and without it: the step time difference, best of three each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from gridwait.clock import SystemClock
+from gridwait.estimators.tokens import DatasetRef
+from gridwait.spec import JobSpec, resolve
+from gridwait.states import JobState
+from gridwait.store.engine import Store
+from gridwait.store.jobs import add_job, transition
+from gridwait.store.runs import claim, start
+from gridwait.workers.finetune import FinetuneJob, finetune
+from gridwait.workers.meters import build_run_meter
+from gridwait.workers.sampler import Sampler
+
+DEMO = Path(__file__).resolve().parents[1] / "gridwait" / "data" / "demo_reviews.csv"
+
+
+def running_run(store: Store, clock: SystemClock) -> int:
+    spec = JobSpec.model_validate(
+        {"name": "b", "model": "builtin:minilm", "deadline": "4h", "dataset": {"path": str(DEMO)}}
+    )
+    now = clock.now()
+    with store.write() as session:
+        job = add_job(session, resolve(spec, now, DEMO.parent), "builtin:minilm", 1, now)
+        job.planned_start = now
+        transition(session, job, JobState.PLANNED, now)
+    with store.write() as session:
+        run = claim(session, job.id or 0, now, now, timedelta(hours=1), "", None)
+        assert run is not None and run.id is not None
+        start(session, run.id, os.getpid(), "bench", now, timedelta(hours=1))
+    return run.id
+
+
+def sample_cost(samples: int) -> float:
+    clock = SystemClock()
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store(Path(tmp) / "s.db", clock)
+        run_id = running_run(store, clock)
+        meter = build_run_meter(os.getpid(), 0, clock, 10.0, 0.3725)
+        sampler = Sampler(meter, store, run_id, clock, 3600, timedelta(hours=1), threading.Event())
+        sampler.meter.start()
+        for _ in range(5):
+            sampler.sample()  # warm up: connection, imports
+        began = time.perf_counter()
+        for _ in range(samples):
+            sampler.sample()
+        return (time.perf_counter() - began) / samples
+
+
+def fine_tune_seconds(with_sampler: bool) -> float:
+    clock = SystemClock()
+    job = FinetuneJob(
+        "builtin:minilm",
+        "sequence-classification",
+        DatasetRef(str(DEMO), limit=320),
+        64,
+        16,
+        1,
+        5e-5,
+        "length-grouped",
+        1,
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store(Path(tmp) / "s.db", clock)
+        run_id = running_run(store, clock)
+        sampler = Sampler(
+            build_run_meter(os.getpid(), 0, clock, 10.0, 0.3725),
+            store,
+            run_id,
+            clock,
+            1.0,
+            timedelta(hours=1),
+            threading.Event(),
+        )
+        if with_sampler:
+            sampler.start()
+        began = time.perf_counter()
+        finetune(job, Path(tmp) / "ckpt", threading.Event())
+        seconds = time.perf_counter() - began
+        if with_sampler:
+            sampler.stop()
+        return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument("--period", type=float, default=5.0)
+    args = parser.parse_args()
+    cost = sample_cost(args.samples)
+    fine_tune_seconds(False)  # warm the imports and caches
+    without = min(fine_tune_seconds(False) for _ in range(3))
+    with_sampler = min(fine_tune_seconds(True) for _ in range(3))
+    print(json.dumps({
+        "sample_cost_ms": round(cost * 1000, 2),
+        "period_s": args.period,
+        "overhead_pct_at_period": round(100 * cost / args.period, 3),
+        "finetune_s_without_sampler": round(without, 2),
+        "finetune_s_with_sampler_every_1s": round(with_sampler, 2),
+        "measured_difference_pct": round(100 * (with_sampler - without) / without, 2),
+    }, indent=2))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,150 @@
+"""What a run emitted, what it was forecast to emit, and what it would have emitted had
+the job started at submission; settled when actual intensities are published.
+
+Emissions are the sum over sampling intervals of the facility energy of the interval x
+the ACTUAL intensity over exactly that interval. Where actuals are not published yet (or
+the provider failed) the forecast stands in and the figure is marked provisional; a
+settle pass recomputes it later. The counterfactual moves the same energy profile to the
+job's submission time (after the job's earlier segments, pauses removed).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from gridwait.clock import Clock
+from gridwait.errors import ProviderError
+from gridwait.estimators.emissions import Sample, integrate, shifted
+from gridwait.grid.base import IntensityProvider
+from gridwait.grid.chain import forecast_known_at
+from gridwait.grid.profile import ProfileProvider, profile_zone
+from gridwait.grid.series import IntensitySeries, SeriesError
+from gridwait.store.engine import Store
+from gridwait.store.models import EnergySample, Job, Run
+from gridwait.store.runs import provisional_runs, runs_of, samples_of
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Intensity:
+    series: IntensitySeries
+    source: str
+    provisional: bool
+
+
+def facility_samples(samples: Sequence[EnergySample], pue: float) -> list[Sample]:
+    """(time, cumulative facility joules): IT energy of the measured components x PUE."""
+    return [(s.at, ((s.gpu_j or 0.0) + (s.cpu_j or 0.0) + (s.ram_j or 0.0)) * pue) for s in samples]
+
+
+def intensity_for(
+    provider: IntensityProvider, zone: str, start: datetime, end: datetime
+) -> Intensity | None:
+    """Actual intensity over [start, end); else the forecast, marked provisional; else the
+    built-in profile, provisional too."""
+    try:
+        actual = provider.actual(zone, start, end)
+        if actual.covers(start, end):
+            if actual.fallback:
+                return Intensity(actual, f"{actual.source} (fallback: {actual.fallback})", True)
+            typical = actual.source == "profile"
+            source = "profile (typical day, not measured)" if typical else f"actual {actual.source}"
+            return Intensity(actual, source, False)
+    except ProviderError as exc:
+        log.info("no actual intensity for %s yet: %s", zone, exc)
+    try:
+        forecast = provider.forecast(zone, start, end)
+        if forecast.covers(start, end):
+            return Intensity(forecast, f"forecast {forecast.source} (provisional)", True)
+    except ProviderError as exc:
+        log.info("no forecast for %s: %s", zone, exc)
+    key = profile_zone(zone)
+    if key is None:
+        return None
+    profile = ProfileProvider().actual(key, start, end)
+    return Intensity(profile, "built-in profile (provisional)", True)
+
+
+def _grams(samples: list[Sample], intensity: Intensity | None) -> float | None:
+    if intensity is None or len(samples) < 2:
+        return None
+    try:
+        value = integrate(samples, intensity.series)
+    except (SeriesError, ValueError):
+        return None
+    return None if math.isnan(value) else value
+
+
+def account(store: Store, provider: IntensityProvider, zone: str, clock: Clock, run_id: int) -> Run:
+    """Compute and store the run's emissions, forecast emissions, counterfactual and saving."""
+    with store.read() as session:
+        run = session.get(Run, run_id)
+        assert run is not None
+        job = session.get(Job, run.job_id)
+        assert job is not None
+        earlier = [r for r in runs_of(session, job.id or 0) if (r.id or 0) < run_id]
+        rows = samples_of(session, run_id)
+    samples = facility_samples(rows, run.pue or 1.0)
+    values: dict[str, object] = {"accounted_at": clock.now()}
+    if len(samples) >= 2 and samples[-1][1] > 0:
+        start, end = samples[0][0], samples[-1][0]
+        actual = intensity_for(provider, zone, start, max(end, start + timedelta(seconds=1)))
+        emitted = _grams(samples, actual)
+        forecast = forecast_known_at(store, provider.name, zone, start, start)
+        if forecast is None or not forecast.covers(start, end):
+            try:
+                forecast = provider.forecast(zone, start, end)
+            except ProviderError:
+                forecast = None
+        planned = _grams(samples, Intensity(forecast, "", True)) if forecast is not None else None
+        offset = sum((_span(store, r.id or 0) for r in earlier), timedelta(0))
+        moved = shifted(samples, job.submitted_at + offset)
+        counter_window = intensity_for(
+            provider, zone, moved[0][0], max(moved[-1][0], moved[0][0] + timedelta(seconds=1))
+        )
+        counterfactual = _grams(moved, counter_window)
+        values.update(
+            emissions_g=emitted,
+            emissions_provisional=emitted is None or (actual is not None and actual.provisional),
+            intensity_source=actual.source if actual is not None else "no intensity for this zone",
+            forecast_g=planned,
+            counterfactual_g=counterfactual,
+            saving_g=None
+            if emitted is None or counterfactual is None
+            else counterfactual - emitted,
+        )
+    else:
+        values.update(
+            emissions_g=0.0 if samples else None,
+            emissions_provisional=False,
+            intensity_source="no energy measured",
+        )
+    with store.write() as session:
+        row = session.get(Run, run_id)
+        assert row is not None
+        for key, value in values.items():
+            setattr(row, key, value)
+        session.add(row)
+    return row
+
+
+def _span(store: Store, run_id: int) -> timedelta:
+    with store.read() as session:
+        rows = samples_of(session, run_id)
+    return rows[-1].at - rows[0].at if len(rows) >= 2 else timedelta(0)
+
+
+def settle(store: Store, provider: IntensityProvider, zone: str, clock: Clock) -> tuple[int, int]:
+    """Recompute provisional runs; returns (settled now, still provisional)."""
+    with store.read() as session:
+        pending = [r.id for r in provisional_runs(session) if r.id is not None]
+    settled = 0
+    for run_id in pending:
+        if not account(store, provider, zone, clock, run_id).emissions_provisional:
+            settled += 1
+    return settled, len(pending) - settled

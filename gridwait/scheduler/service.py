@@ -1,0 +1,334 @@
+"""The scheduler service: plans, dispatches, follows, suspends, reaps and accounts.
+
+- Every poll (domain minutes) it fetches the forecast, re-plans the queue and settles
+  provisional emissions. It also re-plans at once when the queue changes.
+- A date timer per planned job fires at its planned start and dispatches it: the run is
+  claimed atomically in the database, then a launcher starts the worker.
+- A tick (real seconds) follows the workers: a finished run is accounted and its job
+  moves on; an interruptible run is suspended when its planned segment ends; a
+  cancelled job's worker is stopped; a worker that died, or whose lease lapsed while
+  the service was away, is settled by the reaper (failed or re-queued, partial energy
+  kept).
+At start-up everything is rebuilt from the database: timers are never the truth.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy import text
+
+from gridwait.clock import Clock
+from gridwait.config import Settings
+from gridwait.errors import GridwaitError, LaunchError, ProviderError
+from gridwait.grid.base import IntensityProvider
+from gridwait.scheduler.accounting import account, settle
+from gridwait.scheduler.planning import plan_queue
+from gridwait.scheduler.timer import Timer
+from gridwait.states import FINAL, JobState
+from gridwait.store.engine import Store
+from gridwait.store.jobs import get_job, jobs_in, transition
+from gridwait.store.models import Job, Run
+from gridwait.store.runs import claim, runs_in
+from gridwait.units import format_energy, format_mass
+from gridwait.workers.launchers.base import Launcher, LaunchState, RunRequest
+from gridwait.workers.runner import job_dir
+
+log = logging.getLogger("gridwait.service")
+LIVE = ("claimed", "running")
+REPORTED = ("succeeded", "suspended", "failed")
+_SIGNATURE = text(
+    "SELECT (SELECT COUNT(*) FROM jobs WHERE state IN ('queued', 'held', 'suspended')),"
+    " (SELECT MAX(updated_at) FROM jobs), (SELECT MAX(updated_at) FROM budgets),"
+    " (SELECT COUNT(*) FROM budgets)"
+)
+FAILPOINT = "GRIDWAIT_FAILPOINT"  # tests only: "after-claim" kills the service right after a claim
+
+
+class Service:
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Clock,
+        store: Store,
+        provider: IntensityProvider,
+        launcher: Launcher,
+    ) -> None:
+        self.settings, self.clock, self.store = settings, clock, store
+        self.provider, self.launcher = provider, launcher
+        self.timer = Timer(clock)
+        self.zone = settings.grid.zone
+        self._signature: tuple[object, ...] | None = None
+        self._suspending: set[int] = set()
+        self._planned: dict[int, object] = {}
+
+    # ---- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        log.info(
+            "service starting: %s, zone %s, %d GPU(s), clock %s",
+            self.provider.name,
+            self.zone,
+            self.settings.scheduler.gpus,
+            self.clock.describe(),
+        )
+        self.tick()  # settle what happened while we were away, before planning
+        self.timer.every("poll", self.settings.scheduler.poll_minutes * 60, self._guard(self.poll))
+        self.timer.every(
+            "tick", self.settings.scheduler.tick_seconds * self.clock.factor, self._guard(self.tick)
+        )
+        self.timer.start()
+
+    def stop(self) -> None:
+        self.timer.shutdown()
+        log.info("service stopped; running workers keep running and are followed after a restart")
+
+    def _guard(self, action: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                action()
+            except GridwaitError as exc:  # a provider or launch problem must not kill the timer
+                log.error("%s failed: %s", getattr(action, "__name__", "timer job"), exc)
+
+        return run
+
+    def idle(self) -> bool:
+        with self.store.read() as session:
+            busy = jobs_in(
+                session, (JobState.QUEUED, JobState.PLANNED, JobState.RUNNING, JobState.SUSPENDED)
+            )
+            live = runs_in(session, LIVE)
+        return not busy and not live
+
+    # ---- planning ----------------------------------------------------------------------------
+
+    def poll(self) -> None:
+        self.replan()
+        settled, pending = settle(self.store, self.provider, self.zone, self.clock)
+        if settled:
+            log.info("settled %d provisional run(s); %d still provisional", settled, pending)
+
+    def replan(self) -> None:
+        try:
+            report = plan_queue(self.store, self.settings, self.clock, self.provider, apply=True)
+        except ProviderError as exc:
+            log.error("cannot plan: %s", exc)
+            return
+        for note in report.notes:
+            log.warning("%s", note)
+        keep = set()
+        for p in report.placements:
+            name = f"start-{p.job_id}"
+            keep.add(name)
+            self.timer.at(
+                name, p.start, self._guard(functools.partial(self.dispatch, p.job_id, p.start))
+            )
+        for name in self.timer.names() - keep - {"poll", "tick"}:
+            self.timer.cancel(name)
+        changed = [p for p in report.placements if self._planned.get(p.job_id) != (p.start, p.late)]
+        for p in changed:
+            late = f" LATE ({p.reason})" if p.late else ""
+            log.info(
+                "job %d planned %s to %s UTC, forecast %s vs %s run now%s",
+                p.job_id,
+                f"{p.start:%m-%d %H:%M}",
+                f"{p.end:%H:%M}",
+                format_mass(p.forecast_g),
+                format_mass(p.run_now_g),
+                late,
+            )
+        for job_id, reason in report.held.items():
+            if self._planned.get(job_id) != "held":
+                log.warning("job %d held: %s", job_id, reason)
+        self._planned = {p.job_id: (p.start, p.late) for p in report.placements}
+        self._planned.update({job_id: "held" for job_id in report.held})
+        self._signature = self._queue_signature()
+
+    def _queue_signature(self) -> tuple[object, ...]:
+        """Changes a re-plan must see: submissions, cancels, state moves, budget edits."""
+        with self.store.read() as session:
+            row = session.connection().execute(_SIGNATURE).one()
+        return tuple(row)
+
+    # ---- dispatch ----------------------------------------------------------------------------
+
+    def dispatch(self, job_id: int, planned_start: datetime) -> None:
+        now = self.clock.now()
+        lease = timedelta(seconds=self.settings.scheduler.lease_seconds * self.clock.factor)
+        with self.store.read() as session:
+            job = session.get(Job, job_id)
+            live = list(runs_in(session, LIVE))
+            cpu_jobs = sum(1 for r in live if not r.gpu_ids)
+        if job is None or job.state != JobState.PLANNED:
+            return
+        gpus = self._free_gpus([r.gpu_ids for r in live], job.gpus)
+        if gpus is None or (job.gpus == 0 and cpu_jobs >= self.settings.scheduler.cpu_slots):
+            log.info(
+                "job %d: %s still busy (a run overran its plan); re-planning",
+                job_id,
+                "its GPUs are" if job.gpus else "the CPU slot is",
+            )
+            self.replan()
+            return
+        segment_end = _first_segment_end(job) if job.interruptible else None
+        with self.store.write() as session:
+            run = claim(session, job_id, planned_start, now, lease, ",".join(gpus), segment_end)
+        if run is None or run.id is None:
+            log.info("job %d was claimed elsewhere or re-planned; not starting it", job_id)
+            return
+        if os.environ.get(FAILPOINT) == "after-claim":
+            log.error("failpoint after-claim: dying between claim and launch")
+            os._exit(137)
+        log_path = job_dir(self.settings, job_id) / f"run-{run.id}.log"
+        env = {"GRIDWAIT_DB": str(self.settings.db), "GRIDWAIT_CLOCK": self.clock.describe()}
+        if os.environ.get("GRIDWAIT_CONFIG"):
+            env["GRIDWAIT_CONFIG"] = os.environ["GRIDWAIT_CONFIG"]
+        try:
+            handle = self.launcher.start(RunRequest(run.id, job_id, gpus, log_path, env))
+        except LaunchError as exc:
+            log.error("%s", exc)
+            self._settle_lost(run.id, f"launch failed: {exc}")
+            return
+        with self.store.write() as session:
+            row = session.get(Run, run.id)
+            assert row is not None
+            row.pid, row.log_path = int(handle), str(log_path)
+            session.add(row)
+        log.info(
+            "job %d started: run %d on %s, log %s",
+            job_id,
+            run.id,
+            f"GPU {gpus}" if gpus else "CPU",
+            log_path,
+        )
+
+    def _free_gpus(self, busy: list[str | None], wanted: int) -> list[str] | None:
+        taken = {g for ids in busy if ids for g in ids.split(",") if g}
+        free = [str(i) for i in range(self.settings.scheduler.gpus) if str(i) not in taken]
+        return free[:wanted] if len(free) >= wanted else None
+
+    # ---- following runs ------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        now = self.clock.now()
+        with self.store.read() as session:
+            live = list(runs_in(session, LIVE))
+            reported = [r for r in runs_in(session, REPORTED) if r.accounted_at is None]
+            jobs = {r.job_id: get_job(session, r.job_id) for r in live}
+        for run in reported:
+            self._conclude(run.id or 0)
+        for run in live:
+            self._follow(run, jobs[run.job_id], now)
+        if self._queue_signature() != self._signature:
+            self.replan()
+
+    def _follow(self, run: Run, job: Job, now: datetime) -> None:
+        run_id = run.id or 0
+        if run.pid is not None:
+            status = self.launcher.poll(str(run.pid))
+            if status.state == LaunchState.EXITED:
+                with self.store.read() as session:
+                    fresh = session.get(Run, run_id)
+                if fresh is not None and fresh.state in REPORTED:
+                    self._conclude(run_id)
+                else:
+                    self._settle_lost(
+                        run_id, f"worker exited (code {status.exit_code}) without reporting"
+                    )
+                return
+            if job.state == JobState.CANCELLED:
+                self.launcher.cancel(str(run.pid))
+                return
+            if (
+                run.segment_end is not None
+                and run.segment_end <= now
+                and run_id not in self._suspending
+            ):
+                log.info("run %d: planned segment over; suspending job %d", run_id, job.id)
+                self._suspending.add(run_id)
+                self.launcher.suspend(str(run.pid))
+                return
+        if run.lease_expires_at is not None and run.lease_expires_at < now:
+            if run.pid is not None:
+                self.launcher.cancel(str(run.pid))  # hung: make sure it is gone
+            self._settle_lost(run_id, "lease lapsed: no heartbeat from the worker")
+
+    def _conclude(self, run_id: int) -> None:
+        """A run the worker reported: account it and move its job on."""
+        self._suspending.discard(run_id)
+        row = account(self.store, self.provider, self.zone, self.clock, run_id)
+        now = self.clock.now()
+        with self.store.write() as session:
+            job = get_job(session, row.job_id)
+            if job.state != JobState.RUNNING:
+                return  # cancelled meanwhile
+            if row.state == "succeeded":
+                transition(session, job, JobState.SUCCEEDED, now, f"run {run_id} finished")
+            elif row.state == "suspended":
+                transition(
+                    session,
+                    job,
+                    JobState.SUSPENDED,
+                    now,
+                    f"run {run_id} checkpointed at step {row.steps}",
+                )
+            else:
+                transition(session, job, JobState.FAILED, now, f"run {run_id}: {row.error}")
+        log.info("run %d %s: %s", run_id, row.state, _summary(row))
+
+    def _settle_lost(self, run_id: int, reason: str) -> None:
+        """The reaper: a run whose worker is gone without a result. Partial energy is kept
+        and accounted; the job is re-queued if it has retries left, else failed."""
+        now = self.clock.now()
+        with self.store.write() as session:
+            row = session.get(Run, run_id)
+            if row is None or row.state not in LIVE:
+                return
+            row.state, row.ended_at, row.error = "lost", row.heartbeat_at or now, reason
+            session.add(row)
+        self._suspending.discard(run_id)
+        row = account(self.store, self.provider, self.zone, self.clock, run_id)
+        with self.store.write() as session:
+            job = get_job(session, row.job_id)
+            if job.state in FINAL or job.state != JobState.RUNNING:
+                return
+            if job.attempts <= job.max_retries:
+                transition(
+                    session,
+                    job,
+                    JobState.QUEUED,
+                    now,
+                    f"run {run_id} lost ({reason}); retry {job.attempts}/{job.max_retries}",
+                )
+            else:
+                transition(
+                    session,
+                    job,
+                    JobState.FAILED,
+                    now,
+                    f"run {run_id} lost ({reason}); no retries left",
+                )
+        log.warning("run %d lost: %s", run_id, reason)
+
+
+def _first_segment_end(job: Job) -> datetime | None:
+    if not job.plan_segments_json:
+        return None
+    segments = json.loads(job.plan_segments_json)
+    return datetime.fromisoformat(segments[0][1]) if len(segments) > 1 else None
+
+
+def _summary(run: Run) -> str:
+    parts = [f"{format_energy(run.energy_facility_j)} ({run.cpu_method or '-'} CPU)"]
+    if run.emissions_g is not None:
+        parts.append(
+            f"{format_mass(run.emissions_g)}{' provisional' if run.emissions_provisional else ''}"
+        )
+    if run.saving_g is not None:
+        parts.append(f"saved {format_mass(run.saving_g)} vs run-now")
+    return ", ".join(parts)

@@ -1,0 +1,62 @@
+"""APScheduler 3, behind one small adapter: the service's timer and nothing more.
+
+Its job store lives in memory and is rebuilt from the database at start-up; the
+database is the truth. All timer jobs run in one thread, one at a time, so the service
+never races itself. Times are domain times (`Clock.now()`); on a simulated clock they
+are turned into the real times APScheduler waits for.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from gridwait.clock import Clock
+
+log = logging.getLogger(__name__)
+
+
+class Timer:
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self._scheduler = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(max_workers=1)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+            timezone="UTC",
+        )
+
+    def start(self) -> None:
+        self._scheduler.start()
+
+    def shutdown(self) -> None:
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=True)
+
+    def every(self, name: str, domain_seconds: float, action: Callable[[], None]) -> None:
+        """Run `action` every `domain_seconds` of domain time (first run at once)."""
+        real = max(0.05, domain_seconds / self.clock.factor)
+        self._scheduler.add_job(
+            action,
+            "interval",
+            seconds=real,
+            id=name,
+            replace_existing=True,
+            next_run_time=self.clock.real_now(),
+        )
+
+    def at(self, name: str, when: datetime, action: Callable[[], None]) -> None:
+        """Run `action` once at domain time `when` (at once if it has passed)."""
+        ahead = (when - self.clock.now()) / self.clock.factor
+        run_date = self.clock.real_now() + max(ahead, timedelta(0))
+        self._scheduler.add_job(action, "date", run_date=run_date, id=name, replace_existing=True)
+
+    def cancel(self, name: str) -> None:
+        if self._scheduler.get_job(name) is not None:
+            self._scheduler.remove_job(name)
+
+    def names(self) -> set[str]:
+        return {job.id for job in self._scheduler.get_jobs()}

@@ -1,0 +1,38 @@
+"""`python -m gridwait.workers run --run-id N`: the worker process a launcher starts.
+
+Settings come from the environment the launcher passes (GRIDWAIT_DB, GRIDWAIT_CONFIG),
+the clock from GRIDWAIT_CLOCK (so a simulated clock is shared with the service)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from gridwait.clock import parse_clock
+from gridwait.config import load_settings
+from gridwait.errors import GridwaitError
+from gridwait.workers.runner import run_worker
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m gridwait.workers")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run one claimed run")
+    run.add_argument("--run-id", type=int, required=True)
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        settings = load_settings()
+        clock = parse_clock(os.environ.get("GRIDWAIT_CLOCK", "system"))
+        return run_worker(args.run_id, settings, clock)
+    except GridwaitError as exc:
+        logging.getLogger("gridwait.workers").error("%s", exc)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
