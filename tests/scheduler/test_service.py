@@ -55,6 +55,7 @@ def service(
         capture_output=True,
         text=True,
         timeout=timeout,
+        check=False,
     )
 
 
