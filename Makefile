@@ -1,4 +1,5 @@
-# `make test` does all set-up from a fresh clone: venv, install, lint, types, tests.
+# Two commands from a fresh clone do all set-up: `make demo` (the main job) and
+# `make test` (lint, types, tests). Both create .venv and install on first use.
 PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
@@ -7,7 +8,7 @@ STAMP   := $(VENV)/.installed
 # resolves to a CUDA build of several GB (see ../shared/reference/platform.md).
 TORCH   := torch==2.13.0
 
-.PHONY: install test lint typecheck pytest clean
+.PHONY: install test lint typecheck pytest demo clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -29,6 +30,9 @@ pytest: $(STAMP)
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/pytest -q
 
 test: lint typecheck pytest
+
+demo: $(STAMP)
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/gridwait demo
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

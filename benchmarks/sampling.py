@@ -110,14 +110,19 @@ def main() -> None:
     fine_tune_seconds(False)  # warm the imports and caches
     without = min(fine_tune_seconds(False) for _ in range(3))
     with_sampler = min(fine_tune_seconds(True) for _ in range(3))
-    print(json.dumps({
-        "sample_cost_ms": round(cost * 1000, 2),
-        "period_s": args.period,
-        "overhead_pct_at_period": round(100 * cost / args.period, 3),
-        "finetune_s_without_sampler": round(without, 2),
-        "finetune_s_with_sampler_every_1s": round(with_sampler, 2),
-        "measured_difference_pct": round(100 * (with_sampler - without) / without, 2),
-    }, indent=2))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "sample_cost_ms": round(cost * 1000, 2),
+                "period_s": args.period,
+                "overhead_pct_at_period": round(100 * cost / args.period, 3),
+                "finetune_s_without_sampler": round(without, 2),
+                "finetune_s_with_sampler_every_1s": round(with_sampler, 2),
+                "measured_difference_pct": round(100 * (with_sampler - without) / without, 2),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

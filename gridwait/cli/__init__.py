@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from gridwait.cli import admin, estimate, grid, jobs, plan, run, simulate
+from gridwait.cli import admin, demo, estimate, grid, jobs, plan, review, run, simulate
 from gridwait.cli.context import AppContext, err
 from gridwait.errors import GridwaitError
 
@@ -50,6 +50,8 @@ estimate.register(app)
 plan.register(app)
 simulate.register(app)
 run.register(app)
+review.register(app)
+demo.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
-from gridwait.cli.context import app_context, emit_json, note, out
+from gridwait.cli.context import AppContext, app_context, emit_json, note, out
+
+if TYPE_CHECKING:
+    from gridwait.estimators.energy import Estimate
+    from gridwait.store.models import Job
 from gridwait.units import format_duration, format_energy, format_mass, format_time
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
@@ -29,12 +33,26 @@ def submit(
     ] = None,
 ) -> None:
     """Validate a job spec and queue it; prints the new job id."""
+    app = app_context(ctx)
+    job, est, hw_note = submit_spec(app, spec_file, deadline)
+    out.print(str(job.id))
+    note(
+        f"queued job {job.id} {job.name!r}: deadline {format_time(job.deadline)} UTC,"
+        f" estimate {format_energy(est.energy_j)} over {format_duration(est.seconds)} ({est.level})"
+    )
+    if hw_note:
+        note(f"note: {hw_note}")
+
+
+def submit_spec(
+    app: AppContext, spec_file: Path, deadline: str | None = None
+) -> tuple[Job, Estimate, str | None]:
+    """Validate, estimate and queue one spec: nothing is written unless all of it works."""
     from gridwait.cli.estimate import run_estimate
     from gridwait.scheduler.estimates import apply_estimate
     from gridwait.spec import check_model, load_spec_file, parse_spec, resolve
     from gridwait.store.jobs import add_job
 
-    app = app_context(ctx)
     spec = parse_spec(load_spec_file(spec_file))
     base = spec_file.resolve().parent
     now = app.clock.now()
@@ -46,13 +64,7 @@ def submit(
         job = add_job(session, submission, model_ref, app.settings.scheduler.max_retries, now)
         apply_estimate(job, est)
         session.add(job)
-    out.print(str(job.id))
-    note(
-        f"queued job {job.id} {spec.name!r}: deadline {format_time(submission.deadline)} UTC,"
-        f" estimate {format_energy(est.energy_j)} over {format_duration(est.seconds)} ({est.level})"
-    )
-    if hw_note:
-        note(f"note: {hw_note}")
+    return job, est, hw_note
 
 
 def queue(

@@ -34,14 +34,22 @@ def plan_command(
     app = app_context(ctx)
     provider = build_provider(app.settings, app.clock, app.store())
     report = plan_queue(app.store(), app.settings, app.clock, provider, apply=False)
+    if as_json:
+        emit_json({"now": report.now, "notes": report.notes, "jobs": plan_rows(report)})
+        return
+    print_plan(report)
+
+
+def plan_rows(report: Any) -> list[dict[str, Any]]:
     rows = [_row(p, report.jobs[p.job_id]) for p in report.placements]
     rows += [_held_row(report.jobs[i], reason) for i, reason in report.held.items()]
-    rows.sort(key=lambda r: r["id"])
-    if as_json:
-        emit_json({"now": report.now, "notes": report.notes, "jobs": rows})
-        return
+    return sorted(rows, key=lambda r: r["id"])
+
+
+def print_plan(report: Any) -> None:
     for line in report.notes:
         note(line)
+    rows = plan_rows(report)
     if not rows:
         note("nothing to plan: no queued, held, planned or suspended jobs")
         return
@@ -49,12 +57,13 @@ def plan_command(
         "id", "name", "owner", "start (UTC)", "end", "forecast", "run now", "saving", "status"
     )
     for r in rows:
-        saving = None if r["saving_g"] is None else r["saving_g"]
+        saving = r["saving_g"]
         pct = (
             f" ({100 * saving / r['run_now_g']:.0f}%)"
             if saving is not None and r["run_now_g"]
             else ""
         )
+        status = r["status"] + (f": {r['reason']}" if r["reason"] else "")
         table.add_row(
             str(r["id"]),
             r["name"],
@@ -64,7 +73,7 @@ def plan_command(
             format_mass(r["forecast_g"]),
             format_mass(r["run_now_g"]),
             format_mass(saving) + pct,
-            r["status"] + (f": {r['reason']}" if r["reason"] else ""),
+            status,
         )
     out.print(table)
 

@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from gridwait.cli.context import app_context, note
+from gridwait.cli.context import AppContext, app_context, err, note
+from gridwait.clock import Clock
 
 
 def register(app: typer.Typer) -> None:
@@ -19,13 +20,46 @@ def register(app: typer.Typer) -> None:
 class _DomainTime(logging.Formatter):
     """Log lines stamped with the service's clock (simulated time on a simulated clock)."""
 
-    def __init__(self, clock: object) -> None:
+    def __init__(self, clock: Clock) -> None:
         super().__init__("%(now)s %(levelname)-7s %(message)s")
         self.clock = clock
 
     def format(self, record: logging.LogRecord) -> str:
-        record.now = self.clock.now().strftime("%Y-%m-%d %H:%M:%S")  # type: ignore[attr-defined]
+        record.now = self.clock.now().strftime("%Y-%m-%d %H:%M:%S")
         return super().format(record)
+
+
+def log_to_stderr(clock: Clock) -> None:
+    handler = logging.StreamHandler(err.file)
+    handler.setFormatter(_DomainTime(clock))
+    root = logging.getLogger("gridwait")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    root.propagate = False
+
+
+def serve(app: AppContext, until_idle: bool, timeout: float | None) -> bool:
+    """Run the service until idle (or Ctrl-C); False if `timeout` real seconds ran out."""
+    from gridwait.grid.factory import build_provider
+    from gridwait.scheduler.service import Service
+    from gridwait.workers.launchers.local import LocalLauncher
+
+    store = app.store()
+    provider = build_provider(app.settings, app.clock, store)
+    service = Service(app.settings, app.clock, store, provider, LocalLauncher())
+    started = time.monotonic()
+    service.start()
+    try:
+        while not (until_idle and service.idle()):
+            time.sleep(0.2)
+            if timeout is not None and time.monotonic() - started > timeout:
+                note(f"gave up after {timeout:g} s (--timeout)")
+                return False
+    except KeyboardInterrupt:
+        note("stopping (Ctrl-C)")
+    finally:
+        service.stop()
+    return True
 
 
 def run_service(
@@ -44,38 +78,16 @@ def run_service(
 
     Ctrl-C stops it cleanly; running workers keep running and a restarted service follows them."""
     from gridwait.clock import parse_clock
-    from gridwait.grid.factory import build_provider
-    from gridwait.scheduler.service import Service
-    from gridwait.workers.launchers.local import LocalLauncher
+    from gridwait.states import JobState
+    from gridwait.store.jobs import jobs_in
 
     app = app_context(ctx)
     app.clock = parse_clock(clock)
-    handler = logging.StreamHandler()
-    handler.setFormatter(_DomainTime(app.clock))
-    root = logging.getLogger("gridwait")
-    root.handlers[:] = [handler]
-    root.setLevel(logging.INFO)
-    store = app.store()
-    provider = build_provider(app.settings, app.clock, store)
-    service = Service(app.settings, app.clock, store, provider, LocalLauncher())
-    started = time.monotonic()
-    service.start()
-    try:
-        while True:
-            time.sleep(0.2)
-            if until_idle and service.idle():
-                break
-            if timeout is not None and time.monotonic() - started > timeout:
-                raise typer.Exit(1)
-    except KeyboardInterrupt:
-        note("stopping (Ctrl-C)")
-    finally:
-        service.stop()
+    log_to_stderr(app.clock)
+    if not serve(app, until_idle, timeout):
+        raise typer.Exit(1)
     if until_idle:
-        with store.read() as session:
-            from gridwait.states import JobState
-            from gridwait.store.jobs import jobs_in
-
+        with app.store().read() as session:
             held = jobs_in(session, (JobState.HELD,))
         if held:
             note(f"idle; {len(held)} job(s) held for budgets: {', '.join(str(j.id) for j in held)}")

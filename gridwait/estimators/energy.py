@@ -32,6 +32,11 @@ RUNTIME_GB = 1.5  # torch + transformers resident before the model
 # host for MiniLM; assumed 30 s on a GPU host. One core busy meanwhile. Calibration
 # replaces both with the intercept it fits.
 STARTUP_S = {"cpu": 8.0, "gpu": 30.0}
+# Fixed cost of every optimizer step whatever the model's size: the Trainer loop, batch
+# collation, the optimizer's pass over all parameters. On a 2-core CPU host a 0.4 M
+# parameter BERT takes about 28 ms a step with almost no FLOPs (benchmarks/estimator.py);
+# assumed 10 ms on a GPU (kernel launches and Python between them).
+STEP_OVERHEAD_S = {"cpu": 0.025, "gpu": 0.010}
 
 
 @dataclass(frozen=True)
@@ -124,13 +129,16 @@ def _prior(
     else:
         utilisation = CPU_UTILISATION
         throughput = hardware.peak() * utilisation
-    training = flops / throughput if throughput else 0.0
+    training = (flops / throughput if throughput else 0.0) + count.batches * STEP_OVERHEAD_S[
+        hardware.kind
+    ]
     startup = STARTUP_S[hardware.kind]
     seconds = startup + training
     gpu_w, cpu_w, ram_w = _power_split(info, hardware, gpus, params)
     method = (
         f"prior: 6N+attention FLOPs x {count.padded:,} padded tokens at {utilisation:.0%} of"
-        f" {hardware.name} dense {hardware.precision} peak, plus {startup:g} s start-up"
+        f" {hardware.name} dense {hardware.precision} peak,"
+        f" {STEP_OVERHEAD_S[hardware.kind] * 1000:g} ms a step, {startup:g} s start-up"
     )
     parts = (
         gpu_w * training,

@@ -4,11 +4,17 @@ Its job store lives in memory and is rebuilt from the database at start-up; the
 database is the truth. All timer jobs run in one thread, one at a time, so the service
 never races itself. Times are domain times (`Clock.now()`); on a simulated clock they
 are turned into the real times APScheduler waits for.
+
+Shutting down waits for the job in flight first and only then stops APScheduler:
+APScheduler's own `shutdown(wait=True)` holds its job-store lock while it waits, and a
+job that touches the timer (re-planning reschedules starts) would wait for that lock
+forever.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -28,19 +34,40 @@ class Timer:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
             timezone="UTC",
         )
+        self._state = threading.Condition()
+        self._busy = 0
+        self._closing = False
 
     def start(self) -> None:
         self._scheduler.start()
 
-    def shutdown(self) -> None:
+    def shutdown(self, wait_s: float = 600.0) -> None:
+        with self._state:
+            self._closing = True
+            self._state.wait_for(lambda: self._busy == 0, timeout=wait_s)
         if self._scheduler.running:
-            self._scheduler.shutdown(wait=True)
+            self._scheduler.shutdown(wait=False)
+
+    def _guarded(self, action: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            with self._state:
+                if self._closing:
+                    return
+                self._busy += 1
+            try:
+                action()
+            finally:
+                with self._state:
+                    self._busy -= 1
+                    self._state.notify_all()
+
+        return run
 
     def every(self, name: str, domain_seconds: float, action: Callable[[], None]) -> None:
         """Run `action` every `domain_seconds` of domain time (first run at once)."""
         real = max(0.05, domain_seconds / self.clock.factor)
         self._scheduler.add_job(
-            action,
+            self._guarded(action),
             "interval",
             seconds=real,
             id=name,
@@ -52,7 +79,9 @@ class Timer:
         """Run `action` once at domain time `when` (at once if it has passed)."""
         ahead = (when - self.clock.now()) / self.clock.factor
         run_date = self.clock.real_now() + max(ahead, timedelta(0))
-        self._scheduler.add_job(action, "date", run_date=run_date, id=name, replace_existing=True)
+        self._scheduler.add_job(
+            self._guarded(action), "date", run_date=run_date, id=name, replace_existing=True
+        )
 
     def cancel(self, name: str) -> None:
         if self._scheduler.get_job(name) is not None:

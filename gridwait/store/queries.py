@@ -48,3 +48,52 @@ def _filters(
         where.append(f"{prefix}project = ?")
         params.append(project)
     return where, params
+
+
+_HISTORY = """
+SELECT runs.id AS run_id, runs.job_id, jobs.name, jobs.owner, jobs.project, runs.state,
+       runs.attempt, runs.segment, runs.started_at, runs.ended_at, runs.duration_s,
+       runs.energy_gpu_j, runs.energy_cpu_j, runs.energy_ram_j, runs.energy_it_j,
+       runs.energy_facility_j, runs.pue, runs.gpu_method, runs.cpu_method, runs.ram_method,
+       runs.emissions_g, runs.emissions_provisional, runs.forecast_g, runs.counterfactual_g,
+       runs.saving_g, runs.intensity_source, runs.tokens_real, runs.tokens_padded, runs.steps,
+       runs.final_loss, runs.accuracy, runs.hardware, runs.precision, jobs.gpus, jobs.est_energy_j,
+       jobs.est_seconds
+FROM runs JOIN jobs ON jobs.id = runs.job_id
+"""
+MEASURED_METHODS = ("nvml_counter", "nvml_power", "rapl")
+
+
+def history_rows(
+    conn: sqlite3.Connection,
+    owner: str | None = None,
+    project: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+) -> list[Row]:
+    """One row per run that started, oldest first; `since`/`until` are stored-format UTC
+    texts bounding the run's start."""
+    where, params = _filters(owner, project, prefix="jobs.")
+    where.append("runs.started_at IS NOT NULL")
+    if since:
+        where.append("runs.started_at >= ?")
+        params.append(since)
+    if until:
+        where.append("runs.started_at < ?")
+        params.append(until)
+    sql = _HISTORY + " WHERE " + " AND ".join(where) + " ORDER BY runs.started_at, runs.id"
+    rows = fetch(conn, sql, params, times=("started_at", "ended_at"))
+    for row in rows:
+        row["emissions_provisional"] = bool(row["emissions_provisional"])
+        row["measured_j"] = measured_joules(row)
+    return rows
+
+
+def measured_joules(row: Row) -> float:
+    """The part of a run's IT energy that was measured rather than estimated."""
+    total = 0.0
+    for part in ("gpu", "cpu", "ram"):
+        method = row.get(f"{part}_method") or ""
+        if method in MEASURED_METHODS and row.get(f"energy_{part}_j"):
+            total += float(row[f"energy_{part}_j"])
+    return total

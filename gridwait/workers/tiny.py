@@ -1,12 +1,89 @@
-"""Small BERT classifiers built locally: a WordPiece tokenizer trained with `tokenizers`
-on the texts given, and a randomly initialised BertForSequenceClassification of the size
-asked. For tests and benchmarks on machines with no network (nothing is downloaded)."""
+"""Things built locally for tests, benchmarks and the demo, on machines with no network:
+a SYNTHETIC labelled review dataset, a WordPiece tokenizer trained with `tokenizers` on
+given texts, and a randomly initialised BertForSequenceClassification of a given size."""
 
 from __future__ import annotations
 
+import csv
+import random
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+THINGS = [
+    "the headphones",
+    "this kettle",
+    "the hiking boots",
+    "the novel",
+    "this laptop stand",
+    "the coffee grinder",
+    "the desk lamp",
+    "this backpack",
+    "the phone case",
+    "the blender",
+    "the film",
+    "this keyboard",
+    "the tent",
+    "the running shoes",
+    "this board game",
+]
+GOOD = [
+    "works perfectly",
+    "is a delight to use",
+    "exceeded my expectations",
+    "feels solid and well made",
+    "was worth every penny",
+    "arrived quickly and works great",
+    "is the best I have owned",
+    "made my mornings better",
+    "is comfortable all day",
+    "does exactly what it promises",
+]
+BAD = [
+    "stopped working after a week",
+    "is a waste of money",
+    "feels cheap and flimsy",
+    "broke on the first day",
+    "was a huge disappointment",
+    "arrived damaged and late",
+    "is uncomfortable and noisy",
+    "does not do what it promises",
+    "fell apart quickly",
+    "is the worst purchase this year",
+]
+GOOD_TAIL = [
+    "I would buy it again.",
+    "Highly recommended.",
+    "Five stars.",
+    "My family loves it too.",
+    "",
+]
+BAD_TAIL = ["I want a refund.", "Avoid it.", "One star.", "Customer service never replied.", ""]
+
+
+def synthetic_reviews(rows: int = 480, seed: int = 7) -> list[tuple[str, int]]:
+    """(text, label) pairs assembled from templates: label 1 positive, 0 negative. About
+    a third get a second sentence, so lengths vary and padding policies differ."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(rows):
+        label = i % 2
+        verbs, tails = (GOOD, GOOD_TAIL) if label else (BAD, BAD_TAIL)
+        sentence = f"{rng.choice(THINGS).capitalize()} {rng.choice(verbs)}. {rng.choice(tails)}"
+        if rng.random() < 0.3:
+            sentence += f" I used it for {rng.randint(2, 30)} days and " + rng.choice(verbs) + "."
+        out.append((sentence.strip(), label))
+    return out
+
+
+def write_reviews(path: Path, rows: int = 480, seed: int = 7) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "label"])
+        writer.writerows(synthetic_reviews(rows, seed))
+    return path
+
 
 SIZES = {
     "tiny": {

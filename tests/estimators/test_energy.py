@@ -11,6 +11,7 @@ from gridwait.estimators.calibration import Observation, calibrate, fit_line
 from gridwait.estimators.energy import (
     CPU_UTILISATION,
     STARTUP_S,
+    STEP_OVERHEAD_S,
     EnergyParams,
     estimate,
     gpu_utilisation,
@@ -33,7 +34,7 @@ def test_cpu_prior_by_hand() -> None:
     params = EnergyParams(pue=1.5, cpu_watts_per_core=10.0, ram_watts_per_gb=0.5)
     est = estimate(COUNT, INFO, machine, 0, params)
     flops = INFO.flops_per_token(64) * 64_000
-    training = flops / (256e9 * CPU_UTILISATION)
+    training = flops / (256e9 * CPU_UTILISATION) + 63 * STEP_OVERHEAD_S["cpu"]
     seconds = STARTUP_S["cpu"] + training
     assert est.seconds == pytest.approx(seconds)
     # all 4 cores while training, one core while starting up
@@ -52,10 +53,11 @@ def test_gpu_prior_uses_dense_peak_and_gpus() -> None:
     one = estimate(COUNT, INFO, h100, 1, EnergyParams())
     two = estimate(COUNT, INFO, h100, 2, EnergyParams())
     assert one.precision == "bf16"
-    training = one.flops / (989.4e12 * gpu_utilisation(INFO.non_embedding))
-    assert one.seconds == pytest.approx(STARTUP_S["gpu"] + training)
-    assert two.seconds - STARTUP_S["gpu"] == pytest.approx(training / 2)
-    assert one.gpu_j == pytest.approx(700 * 0.7 * training)
+    compute = one.flops / (989.4e12 * gpu_utilisation(INFO.non_embedding))
+    steps = 63 * STEP_OVERHEAD_S["gpu"]
+    assert one.seconds == pytest.approx(STARTUP_S["gpu"] + compute + steps)
+    assert two.seconds == pytest.approx(STARTUP_S["gpu"] + compute / 2 + steps)
+    assert one.gpu_j == pytest.approx(700 * 0.7 * (compute + steps))
 
 
 def test_utilisation_grows_with_model_size() -> None:

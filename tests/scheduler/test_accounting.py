@@ -70,9 +70,17 @@ def run_with_samples(
         session.add(run)
         session.flush()
         for h in range(hours + 1):
-            session.add(EnergySample(run_id=run.id or 0, at=start + h * H, elapsed_s=h * 3600.0,
-                                     cpu_j=joules_per_hour * h * 0.9, ram_j=joules_per_hour * h * 0.1,
-                                     cpu_method="estimated", ram_method="estimated"))  # fmt: skip
+            session.add(
+                EnergySample(
+                    run_id=run.id or 0,
+                    at=start + h * H,
+                    elapsed_s=h * 3600.0,
+                    cpu_j=joules_per_hour * h * 0.9,
+                    ram_j=joules_per_hour * h * 0.1,
+                    cpu_method="estimated",
+                    ram_method="estimated",
+                )
+            )
     return run.id or 0
 
 

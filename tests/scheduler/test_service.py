@@ -67,8 +67,11 @@ def rows(db: Path, sql: str) -> list[dict[str, Any]]:
 
 def test_three_jobs_end_to_end(cli: Cli, env: Path, tmp_path: Path, tiny_model: Path) -> None:
     settings_file(tmp_path, DACF_DE)
-    specs = [spec(tmp_path, "a", tiny_model, "30h"), spec(tmp_path, "b", tiny_model, "40h", limit=64),
-             spec(tmp_path, "c", tiny_model, "50h", limit=32)]  # fmt: skip
+    specs = [
+        spec(tmp_path, "a", tiny_model, "30h"),
+        spec(tmp_path, "b", tiny_model, "40h", limit=64),
+        spec(tmp_path, "c", tiny_model, "50h", limit=32),
+    ]
     for s in specs:
         assert cli("submit", s).code == 0
     done = service(env, "--until-idle", "--clock", "sim:3600", "--timeout", "240")
@@ -124,11 +127,28 @@ def test_a_killed_worker_is_settled_and_its_partial_energy_kept(
 ) -> None:
     settings_file(tmp_path, flat_trace(tmp_path))
     assert cli("submit", spec(tmp_path, "k", tiny_model, "12h", limit=480, epochs=2)).code == 0
-    proc = subprocess.Popen([sys.executable, "-m", "gridwait", "run", "--until-idle", "--clock", "sim:60", "--timeout", "300"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gridwait",
+            "run",
+            "--until-idle",
+            "--clock",
+            "sim:60",
+            "--timeout",
+            "300",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
-        [running] = wait_for(env, "SELECT r.id, r.pid FROM runs r WHERE r.state = 'running' AND r.pid IS NOT NULL"
-                                  " AND (SELECT COUNT(*) FROM energy_samples s WHERE s.run_id = r.id) >= 3")  # fmt: skip
+        [running] = wait_for(
+            env,
+            "SELECT r.id, r.pid FROM runs r WHERE r.state = 'running' AND r.pid IS NOT NULL"
+            " AND (SELECT COUNT(*) FROM energy_samples s WHERE s.run_id = r.id) >= 3",
+        )
         os.kill(running["pid"], signal.SIGKILL)
         _, err = proc.communicate(timeout=300)
     finally:

@@ -1,0 +1,82 @@
+"""The backtest tables: savings of the planner on real traces.
+
+    python benchmarks/backtests.py [--quick]   -> prints JSON
+
+1. Let's Wait Awhile's 2020 traces (Germany, Great Britain, France): weekday ad hoc
+   fine-tunes with next-workday deadlines (~3,400 a year), forecasts perfect,
+   noise:0.05 and noise:0.10, jobs not interruptible and all interruptible.
+2. The six DACF regions (2021 H2): the real day-ahead forecast (column
+   carbon_from_src_forecasts) against a perfect one, as a share of the oracle's saving.
+3. One capacity-limited run (16 GPUs) with its deadline misses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from gridwait.grid.trace import load_trace
+from gridwait.scheduler.simulate import SimOptions, backtest
+from gridwait.scheduler.workload import generate
+
+TRACES = Path(__file__).resolve().parents[2] / "shared" / "data" / "traces"
+YEAR = (datetime(2020, 1, 1, tzinfo=UTC), datetime(2021, 1, 1, tzinfo=UTC))
+H2 = (datetime(2021, 7, 1, tzinfo=UTC), datetime(2021, 12, 28, tzinfo=UTC))
+
+
+def row(result: dict[str, object]) -> dict[str, object]:
+    savings = result["savings_pct"]
+    assert isinstance(savings, dict)
+    return {
+        "jobs": result["jobs"],
+        "saving_pct": round(savings["policy"], 2),
+        "oracle_saving_pct": round(savings["oracle"], 2),
+        "share_of_oracle_pct": None
+        if result["share_of_oracle_saving_pct"] is None
+        else round(float(result["share_of_oracle_saving_pct"]), 1),  # type: ignore[arg-type]
+        "deadline_misses": result["deadline_misses"],
+        "late_jobs": result["late_jobs"],
+        "runtime_s": result["runtime_s"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="one trace, two modes")
+    args = parser.parse_args()
+    began = time.perf_counter()
+    out: dict[str, object] = {}
+    jobs = generate("weekday-ml", *YEAR, seed=1)
+    lwa = {}
+    for name in ("ger_ci.csv", "gb_ci.csv", "fr_ci.csv")[: 1 if args.quick else 3]:
+        trace = load_trace(TRACES / "lets-wait-awhile" / name)
+        for mode in ("perfect", "noise:0.05", "noise:0.10")[: 2 if args.quick else 3]:
+            for interruptible in (False, True):
+                queue = [replace(j, interruptible=interruptible) for j in jobs]
+                result = backtest(trace, queue, mode, 0, SimOptions())
+                lwa[
+                    f"{name[:-7]} {mode} {'interruptible' if interruptible else 'not interruptible'}"
+                ] = row(result)
+    out["lets_wait_awhile_2020_weekday_ml"] = lwa
+    if not args.quick:
+        dacf = {}
+        h2_jobs = generate("weekday-ml", *H2, seed=2)
+        for region in ("CISO", "DE", "ERCO", "ISNE", "PJM", "SE"):
+            trace = load_trace(TRACES / "dacf" / f"{region}_2021H2_forecast_and_actual.csv")
+            real = backtest(trace, h2_jobs, "column:carbon_from_src_forecasts", 0, SimOptions())
+            perfect = backtest(trace, h2_jobs, "perfect", 0, SimOptions())
+            dacf[region] = {"day_ahead": row(real), "perfect": row(perfect)}
+        out["dacf_2021h2_day_ahead_vs_perfect"] = dacf
+        trace = load_trace(TRACES / "lets-wait-awhile" / "ger_ci.csv")
+        capped = backtest(trace, jobs, "noise:0.05", 0, SimOptions(capacity=16))
+        out["ger_2020_noise_0.05_16_gpus"] = row(capped)
+    out["total_runtime_s"] = round(time.perf_counter() - began, 1)
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+"""history, report and export over runs with known numbers."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from gridwait.clock import SystemClock
+from gridwait.spec import JobSpec, resolve
+from gridwait.store.engine import Store
+from gridwait.store.jobs import add_job
+from gridwait.store.models import Budget, Run
+from tests.conftest import Cli
+
+KWH = 3.6e6
+
+
+def seed(db: Path, dataset: Path) -> None:
+    """Two settled runs (alice/nlp: 1 kWh measured GPU + estimated CPU; bob/vision: estimated)."""
+    store = Store(db, SystemClock())
+    now = SystemClock().now()
+    with store.write() as session:
+        for owner, project, gpu_j, gpu_method, emitted, counter in (
+            ("alice", "nlp", 1.0 * KWH, "nvml_counter", 300.0, 400.0),
+            ("bob", "vision", None, None, 100.0, 100.0),
+        ):
+            spec = JobSpec.model_validate(
+                {
+                    "name": f"{owner}-job",
+                    "model": "builtin:minilm",
+                    "deadline": "4h",
+                    "owner": owner,
+                    "project": project,
+                    "dataset": {"path": str(dataset)},
+                }
+            )
+            job = add_job(session, resolve(spec, now, dataset.parent), "builtin:minilm", 1, now)
+            cpu_j = 0.25 * KWH
+            it = (gpu_j or 0.0) + cpu_j
+            session.add(
+                Run(
+                    job_id=job.id or 0,
+                    attempt=1,
+                    state="succeeded",
+                    claimed_at=now,
+                    started_at=now - timedelta(hours=2),
+                    ended_at=now - timedelta(hours=1),
+                    duration_s=3600.0,
+                    energy_gpu_j=gpu_j,
+                    energy_cpu_j=cpu_j,
+                    energy_ram_j=0.0,
+                    energy_it_j=it,
+                    energy_facility_j=it * 1.2,
+                    pue=1.2,
+                    gpu_method=gpu_method,
+                    cpu_method="estimated",
+                    ram_method="estimated",
+                    emissions_g=emitted,
+                    counterfactual_g=counter,
+                    saving_g=counter - emitted,
+                    forecast_g=emitted,
+                    intensity_source="actual trace",
+                    tokens_real=10,
+                    tokens_padded=12,
+                )
+            )
+        session.add(
+            Budget(scope="project", name="nlp", monthly_g=1000.0, created_at=now, updated_at=now)
+        )
+
+
+def test_history(cli: Cli, env: Path, dataset: Path) -> None:
+    seed(env, dataset)
+    rows = json.loads(cli("history", "--json").out)
+    assert [r["owner"] for r in rows] == ["alice", "bob"]
+    alice = rows[0]
+    assert alice["energy_kwh"] == pytest.approx(1.25 * 1.2) and alice[
+        "it_energy_kwh"
+    ] == pytest.approx(1.25)
+    assert alice["measured_share"] == pytest.approx(0.8) and alice["saving_g"] == 100.0
+    assert alice["provisional"] is False
+    assert json.loads(cli("history", "--user", "bob", "--json").out)[0]["measured_share"] == 0.0
+    assert json.loads(cli("history", "--since", "2999-01-01", "--json").out) == []
+    table = cli("history").out
+    assert "measured" in table and "estimated" in table and "settled" in table
+
+
+def test_report_by_project_user_month(cli: Cli, env: Path, dataset: Path) -> None:
+    seed(env, dataset)
+    by_project = {
+        r["project"]: r for r in json.loads(cli("report", "--by", "project", "--json").out)
+    }
+    nlp = by_project["nlp"]
+    assert (
+        nlp["emissions_g"] == 300
+        and nlp["saving_g"] == 100
+        and nlp["saving_pct"] == pytest.approx(25.0)
+    )
+    assert nlp["budget_monthly_g"] == 1000 and nlp["measured_share"] == pytest.approx(0.8)
+    assert by_project["vision"]["budget_monthly_g"] is None
+    months = json.loads(cli("report", "--by", "month", "--json").out)
+    assert len(months) == 1 and months[0]["runs"] == 2 and months[0]["emissions_g"] == 400
+    assert {r["user"] for r in json.loads(cli("report", "--by", "user", "--json").out)} == {
+        "alice",
+        "bob",
+    }
+    assert "saving" in cli("report").out
+    bad = cli("report", "--by", "team")
+    assert bad.code == 2 and "--by: expected user, project or month" in bad.err
+
+
+def test_export_codecarbon_columns(cli: Cli, env: Path, dataset: Path, tmp_path: Path) -> None:
+    seed(env, dataset)
+    text = cli("export", "--format", "csv").out
+    rows = list(csv.DictReader(io.StringIO(text)))
+    header = text.splitlines()[0].split(",")
+    assert header[:6] == [
+        "timestamp",
+        "project_name",
+        "run_id",
+        "experiment_id",
+        "duration",
+        "emissions",
+    ]
+    assert {
+        "energy_consumed",
+        "cpu_energy",
+        "gpu_energy",
+        "ram_energy",
+        "pue",
+        "emissions_saved",
+        "cpu_method",
+    } <= set(header)
+    alice = rows[0]
+    assert float(alice["emissions"]) == pytest.approx(0.3)  # kg
+    assert float(alice["energy_consumed"]) == pytest.approx(1.5)  # kWh, facility
+    assert float(alice["gpu_power"]) == pytest.approx(1000.0)  # W
+    out = tmp_path / "e.json"
+    assert cli("export", "--format", "json", "--out", out).code == 0
+    assert json.loads(out.read_text())[1]["owner"] == "bob"
+    bad = cli("export", "--format", "xml")
+    assert bad.code == 2 and "--format" in bad.err
