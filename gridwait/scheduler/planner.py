@@ -127,6 +127,14 @@ class _Timeline:
         self._fb_list = self.fb_cum.tolist()
         self._fbv_list = self.fallback.astype(np.float64).tolist()
         self._times: dict[float, datetime] = {}
+        self._sums: dict[int, FloatArray] = {}
+
+    def window_sums(self, whole: int) -> FloatArray:
+        """Integral over `whole` slots from every slot boundary: cum[s + whole] - cum[s]."""
+        sums = self._sums.get(whole)
+        if sums is None:
+            sums = self._sums[whole] = self.cum[whole:] - self.cum[: len(self.cum) - whole]
+        return sums
 
     def pos(self, when: datetime) -> float:
         return (when - self.origin).total_seconds() / self.step_s
@@ -396,27 +404,22 @@ def _best_contiguous(
     best, best_cost = float(first), math.inf
     if span:
         tail = line.values[first + whole : last + whole + 1]
-        costs = line.cum[first + whole : last + whole + 1] + frac * line.step_s * tail
-        costs -= line.cum[first : last + 1]
+        costs = line.window_sums(whole)[first : last + 1] + (frac * line.step_s) * tail
         if line.free is not None and job.gpus:  # only windows with the GPUs free all along
-            blocked = np.empty(
-                span + k, dtype=np.int64
-            )  # blocked[i]: busy slots in [first, first + i)
+            blocked = np.empty(span + k, dtype=np.int64)  # busy slots in [first, first + i)
             blocked[0] = 0
             np.cumsum(line.free[first : last + k] < job.gpus, out=blocked[1:])
             costs = np.where(blocked[k : k + span] == blocked[:span], costs, np.inf)
-        i = _earliest_min(costs)
-        best, best_cost = float(first + i), float(costs[i])
-        if shift:
-            later = costs + shift * line.step_s * (tail - line.values[first : last + 1])
+        later = costs
+        if shift:  # family B at each index: never worse than A where the end slot is cleaner
+            later = costs + (shift * line.step_s) * (tail - line.values[first : last + 1])
             if first + span - 1 + shift > hi + EPS:
                 later[-1] = np.inf  # that start would miss the deadline
-            j = _earliest_min(later)
-            cost = float(later[j])
-            if cost < best_cost - 1e-9 or (
-                cost < math.inf and abs(cost - best_cost) <= 1e-9 and first + j + shift < best
-            ):
-                best, best_cost = first + j + shift, cost
+            later = np.minimum(costs, later)
+        i = _earliest_min(later)
+        best_cost = float(later[i])
+        # at an index, A starts before B: A wins a tie
+        best = float(first + i) if costs[i] <= best_cost else first + i + shift
     if span and best_cost == math.inf and line.free is not None and job.gpus and first <= known:
         line.learn_fit(job.gpus, k, last + 1)  # no window starts in [0, last]
     for x in extra:  # a fractional lo or hi: its window too, if it is cheaper and free
