@@ -157,10 +157,13 @@ def describe_validation(exc: ValidationError) -> str:
         message = "unknown key"
     elif err["type"] == "missing":
         message = "required"
+    elif err["type"] == "value_error":  # our own validators' messages already name the input
+        message = message.removeprefix("Value error, ")
     else:
         message = message[0].lower() + message[1:]
     given = err.get("input")
-    if err["type"] not in ("missing", "extra_forbidden") and isinstance(given, str | int | float):
+    shown = err["type"] not in ("missing", "extra_forbidden", "value_error")
+    if shown and isinstance(given, str | int | float):
         message += f" (got {given!r})"
     more = len(exc.errors()) - 1
     return f"{where}: {message}" + (f" (and {more} more)" if more else "")

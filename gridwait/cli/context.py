@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -92,3 +92,17 @@ def emit_json(data: Any) -> None:
 def note(message: str) -> None:
     """A human message on stderr, so stdout stays clean for pipes."""
     err.print(message)
+
+
+def time_option(text: str | None, option: str) -> datetime | None:
+    """An ISO 8601 date or time from the command line, in UTC; dates and naive times
+    are read as UTC."""
+    from gridwait.errors import ConfigError
+
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"{option}: {text!r} is not an ISO 8601 date or time") from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

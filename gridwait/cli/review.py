@@ -7,14 +7,14 @@ import io
 import json
 import sys
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from gridwait.cli.context import AppContext, app_context, emit_json, note, out
+from gridwait.cli.context import AppContext, app_context, emit_json, note, out, time_option
 from gridwait.units import J_PER_KWH, format_energy, format_mass, format_time
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
@@ -33,16 +33,9 @@ def register(app: typer.Typer) -> None:
 
 
 def _bound(text: str | None, option: str) -> str | None:
-    from gridwait.errors import ConfigError
     from gridwait.store.types import db_text
 
-    if text is None:
-        return None
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise ConfigError(f"{option}: {text!r} is not an ISO 8601 date or time") from None
-    return db_text(value if value.tzinfo else value.replace(tzinfo=UTC))  # dates are UTC days
+    return db_text(time_option(text, option))
 
 
 def _runs(

@@ -3,29 +3,17 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from gridwait.cli.context import err, note, out
+from gridwait.cli.context import err, note, out, time_option
 
 
 def register(app: typer.Typer) -> None:
     app.command()(simulate)
-
-
-def _time(text: str | None, option: str) -> datetime | None:
-    from gridwait.errors import ConfigError
-
-    if text is None:
-        return None
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise ConfigError(f"{option}: {text!r} is not an ISO 8601 date or time") from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def simulate(
@@ -98,13 +86,16 @@ def simulate(
     from gridwait.errors import ConfigError
     from gridwait.grid.trace import load_trace
 
+    first, last = time_option(start, "--start"), time_option(end, "--end")
+    if generate is None and (first or last):
+        raise ConfigError("--start and --end go with --generate (a backtest runs the jobs' times)")
     loaded = load_trace(trace, time_column, value_column) if trace is not None else None
     if generate is not None:
         _generate(
             generate,
             loaded,
-            _time(start, "--start"),
-            _time(end, "--end"),
+            first,
+            last,
             seed,
             per_day,
             interruptible_share,

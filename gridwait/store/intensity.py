@@ -43,14 +43,7 @@ def latest_forecast_points(
         .order_by(col(IntensityPoint.fetched_at).desc())
         .limit(1)
     ).first()
-    if newest is None:
-        return []
-    return session.exec(
-        select(IntensityPoint)
-        .where(IntensityPoint.provider == provider, IntensityPoint.zone == zone)
-        .where(IntensityPoint.kind == "forecast", IntensityPoint.fetched_at == newest)
-        .order_by(col(IntensityPoint.start))
-    ).all()
+    return _forecast_fetched_at(session, provider, zone, newest)
 
 
 def actual_points(
@@ -85,11 +78,18 @@ def forecast_points_before(
         .order_by(col(IntensityPoint.fetched_at).desc())
         .limit(1)
     ).first()
-    if newest is None:
+    return _forecast_fetched_at(session, provider, zone, newest)
+
+
+def _forecast_fetched_at(
+    session: Session, provider: str, zone: str, fetched_at: datetime | None
+) -> Sequence[IntensityPoint]:
+    """The points of one stored forecast, in time order; none when there is no fetch."""
+    if fetched_at is None:
         return []
     return session.exec(
         select(IntensityPoint)
         .where(IntensityPoint.provider == provider, IntensityPoint.zone == zone)
-        .where(IntensityPoint.kind == "forecast", IntensityPoint.fetched_at == newest)
+        .where(IntensityPoint.kind == "forecast", IntensityPoint.fetched_at == fetched_at)
         .order_by(col(IntensityPoint.start))
     ).all()

@@ -128,4 +128,29 @@ def test_simulate_errors_are_one_line(cli: Cli, tmp_path: Path) -> None:
     assert no_file.code == 2 and "no such trace file" in no_file.err
     missing = cli("simulate", "--trace", trace, "--out", tmp_path / "r.json")
     assert missing.code == 2 and "needs --trace and --jobs" in missing.err
+    bad_start = cli(
+        "simulate",
+        "--trace",
+        trace,
+        "--jobs",
+        jobs,
+        "--start",
+        "soon",
+        "--out",
+        tmp_path / "r.json",
+    )
+    assert bad_start.code == 2
+    assert "--start: 'soon' is not an ISO 8601 date or time" in bad_start.err
+    stray = cli(
+        "simulate",
+        "--trace",
+        trace,
+        "--jobs",
+        jobs,
+        "--end",
+        "2021-09-08",
+        "--out",
+        tmp_path / "r.json",
+    )
+    assert stray.code == 2 and "--start and --end go with --generate" in stray.err
     assert not (tmp_path / "r.json").exists()

@@ -86,6 +86,9 @@ def test_history(cli: Cli, env: Path, dataset: Path) -> None:
     assert alice["provisional"] is False
     assert json.loads(cli("history", "--user", "bob", "--json").out)[0]["measured_share"] == 0.0
     assert json.loads(cli("history", "--since", "2999-01-01", "--json").out) == []
+    bad = cli("history", "--until", "next week", "--json")
+    assert bad.code == 2 and bad.out == ""
+    assert "--until: 'next week' is not an ISO 8601 date or time" in bad.err
     table = cli("history").out
     assert "measured" in table and "estimated" in table and "settled" in table
 

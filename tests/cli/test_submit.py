@@ -79,7 +79,7 @@ BAD_SPECS = [
     (
         "unknown builtin model",
         GOOD.replace("builtin:minilm", "builtin:gpt9"),
-        "model: value error, unknown builtin model",
+        "model: unknown builtin model .builtin:gpt9. \\(known: builtin:minilm\\)$",
     ),
     (
         "missing local model",

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from gridwait.clock import parse_clock
 from tests.conftest import SHARED, Cli, write_spec
 from tests.workers.conftest import DEMO
 
@@ -173,11 +174,14 @@ def test_a_service_killed_between_claim_and_launch_runs_the_job_exactly_once(
 ) -> None:
     settings_file(tmp_path, flat_trace(tmp_path), lease_seconds=2)
     assert cli("submit", spec(tmp_path, "once", tiny_model, "12h")).code == 0
+    # One simulated time line for both processes, as after a real restart: a fresh
+    # `sim:60` would start the second service behind the lease the first one wrote.
+    timeline = parse_clock("sim:60").describe()
     crashed = service(
         env,
         "--until-idle",
         "--clock",
-        "sim:60",
+        timeline,
         "--timeout",
         "120",
         extra_env={"GRIDWAIT_FAILPOINT": "after-claim"},
@@ -185,7 +189,7 @@ def test_a_service_killed_between_claim_and_launch_runs_the_job_exactly_once(
     assert crashed.returncode == 137, crashed.stderr[-2000:]
     [claimed] = rows(env, "SELECT * FROM runs")
     assert claimed["state"] == "claimed" and claimed["started_at"] is None
-    done = service(env, "--until-idle", "--clock", "sim:60", "--timeout", "200")
+    done = service(env, "--until-idle", "--clock", timeline, "--timeout", "200")
     assert done.returncode == 0, done.stderr[-3000:]
     runs = rows(env, "SELECT * FROM runs ORDER BY id")
     assert [r["state"] for r in runs] == ["lost", "succeeded"]
