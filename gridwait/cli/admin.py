@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from gridwait.cli.context import app_context, emit_json, note, out
+from gridwait.cli.context import JsonFlag, app_context, emit_json, note, out
 from gridwait.config import config_path
 
 CONFIG_TEMPLATE = """\
@@ -55,7 +55,7 @@ def init(
 
 def config_show(
     ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Print the effective settings (file + environment), secrets masked."""
     app = app_context(ctx)

@@ -10,13 +10,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
 from gridwait.clock import Clock, SystemClock
 from gridwait.config import Settings, load_settings
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 if TYPE_CHECKING:
     from gridwait.store.engine import Store

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from gridwait.cli.context import AppContext, app_context, emit_json, err, out
+from gridwait.cli.context import AppContext, JsonFlag, app_context, emit_json, err, out
 from gridwait.units import format_duration, format_energy
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ def estimate(
         str | None,
         typer.Option(help="Hardware from the table (H100-SXM, A100-SXM, L4, T4, cpu-16, ...)."),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Estimate a job's tokens (real and padded), energy, duration and uncertainty."""
     from gridwait.scheduler.estimates import estimate_json

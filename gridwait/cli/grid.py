@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from gridwait.cli.context import app_context, emit_json, note, out
+from gridwait.cli.context import JsonFlag, app_context, emit_json, note, out
 from gridwait.config import ProviderName
 
 BARS = "▁▂▃▄▅▆▇█"
@@ -28,7 +28,7 @@ def forecast(
     ] = None,
     zone: Annotated[str | None, typer.Option(help="Zone (default: [grid] zone).")] = None,
     hours: Annotated[int, typer.Option(min=1, max=168, help="Hours ahead to show.")] = 24,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Show the carbon-intensity forecast and the greenest start for 1-8 h jobs."""
     from gridwait.grid.factory import build_provider

@@ -8,14 +8,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from gridwait.cli.context import AppContext, app_context, emit_json, note, out
+from gridwait.cli.context import AppContext, JsonFlag, app_context, emit_json, note, out
 
 if TYPE_CHECKING:
     from gridwait.estimators.energy import Estimate
     from gridwait.store.models import Job
 from gridwait.units import format_duration, format_energy, format_mass, format_time
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
 def register(app: typer.Typer) -> None:

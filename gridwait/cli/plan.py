@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from gridwait.cli.context import app_context, emit_json, note, out
+from gridwait.cli.context import JsonFlag, app_context, emit_json, note, out
 from gridwait.units import format_mass, format_time, parse_mass_g
 
 
@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
 
 def plan_command(
     ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Plan the queue against the current forecast; starts and writes nothing."""
     from gridwait.grid.factory import build_provider
@@ -147,7 +147,7 @@ def budget_set(
 
 def budget_list(
     ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Budgets with this month's use (actual) and commitments (planned and running)."""
     from gridwait.scheduler.budgets import month_bounds

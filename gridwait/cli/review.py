@@ -14,10 +14,17 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from gridwait.cli.context import AppContext, app_context, emit_json, note, out, time_option
+from gridwait.cli.context import (
+    AppContext,
+    JsonFlag,
+    app_context,
+    emit_json,
+    note,
+    out,
+    time_option,
+)
 from gridwait.units import J_PER_KWH, format_energy, format_mass, format_time
 
-JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 User = Annotated[str | None, typer.Option("--user", help="Only this owner's runs.")]
 Project = Annotated[str | None, typer.Option(help="Only this project's runs.")]
 Since = Annotated[
@@ -51,6 +58,18 @@ def _kwh(joules: float | None) -> float | None:
     return None if joules is None else joules / J_PER_KWH
 
 
+def _provenance(row: dict[str, Any]) -> dict[str, Any]:
+    """How each number was had: the meter or model per component, the measured share of
+    the IT energy, and where the intensity came from."""
+    return {
+        "gpu_method": row["gpu_method"],
+        "cpu_method": row["cpu_method"],
+        "ram_method": row["ram_method"],
+        "measured_share": row["measured_j"] / row["energy_it_j"] if row["energy_it_j"] else 0.0,
+        "intensity_source": row["intensity_source"],
+    }
+
+
 def history_json(row: dict[str, Any]) -> dict[str, Any]:
     """A run with units in the key names."""
     facility = row["energy_facility_j"]
@@ -72,16 +91,12 @@ def history_json(row: dict[str, Any]) -> dict[str, Any]:
         "gpu_kwh": _kwh(row["energy_gpu_j"]),
         "cpu_kwh": _kwh(row["energy_cpu_j"]),
         "ram_kwh": _kwh(row["energy_ram_j"]),
-        "gpu_method": row["gpu_method"],
-        "cpu_method": row["cpu_method"],
-        "ram_method": row["ram_method"],
-        "measured_share": row["measured_j"] / row["energy_it_j"] if row["energy_it_j"] else 0.0,
+        **_provenance(row),
         "emissions_g": row["emissions_g"],
         "forecast_g": row["forecast_g"],
         "counterfactual_g": row["counterfactual_g"],
         "saving_g": row["saving_g"],
         "provisional": row["emissions_provisional"],
-        "intensity_source": row["intensity_source"],
         "tokens_real": row["tokens_real"],
         "tokens_padded": row["tokens_padded"],
         "steps": row["steps"],
@@ -344,11 +359,7 @@ def export_row(row: dict[str, Any], zone: str) -> dict[str, Any]:
         "counterfactual_emissions": kg_of(row["counterfactual_g"]),
         "emissions_saved": kg_of(row["saving_g"]),
         "emissions_provisional": row["emissions_provisional"],
-        "intensity_source": row["intensity_source"],
-        "gpu_method": row["gpu_method"],
-        "cpu_method": row["cpu_method"],
-        "ram_method": row["ram_method"],
-        "measured_share": row["measured_j"] / row["energy_it_j"] if row["energy_it_j"] else 0.0,
+        **_provenance(row),
         "tokens_real": row["tokens_real"],
         "tokens_padded": row["tokens_padded"],
     }
