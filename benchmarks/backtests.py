@@ -17,13 +17,14 @@ import json
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
+
+from shared import SHARED  # benchmarks/shared.py
 
 from gridwait.grid.trace import load_trace
 from gridwait.scheduler.simulate import SimOptions, backtest
 from gridwait.scheduler.workload import generate
 
-TRACES = Path(__file__).resolve().parents[2] / "shared" / "data" / "traces"
+TRACES = SHARED / "data" / "traces"
 YEAR = (datetime(2020, 1, 1, tzinfo=UTC), datetime(2021, 1, 1, tzinfo=UTC))
 H2 = (datetime(2021, 7, 1, tzinfo=UTC), datetime(2021, 12, 28, tzinfo=UTC))
 

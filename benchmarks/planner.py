@@ -17,19 +17,13 @@ import math
 import random
 import time
 from datetime import timedelta
-from pathlib import Path
+
+from shared import SHARED  # benchmarks/shared.py
 
 from gridwait.grid.trace import TraceProvider, load_trace
 from gridwait.scheduler.planner import PlanJob, PlanOptions, plan
 
-TRACE = (
-    Path(__file__).resolve().parents[2]
-    / "shared"
-    / "data"
-    / "traces"
-    / "dacf"
-    / "DE_2021H2_forecast_and_actual.csv"
-)
+TRACE = SHARED / "data" / "traces" / "dacf" / "DE_2021H2_forecast_and_actual.csv"
 
 
 def jobs(n: int, now, seed: int = 0) -> list[PlanJob]:  # type: ignore[no-untyped-def]

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.shared import shared_dir
 from gridwait.cli import main
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+SHARED = shared_dir()  # ../shared, or where GRIDWAIT_SHARED says
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from pytest_httpserver import HTTPServer
 
-from tests.conftest import Cli
+from tests.conftest import SHARED, Cli
 from tests.grid.conftest import built_em_forecast_72h, built_watttime_forecast, recorded
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -106,7 +106,8 @@ def test_every_readme_command_runs(
         if command == "gridwait run --until-idle --clock sim:3600":
             cli("submit", "config/job.example.toml")
         args = [
-            a.replace("emissions.csv", str(tmp_path / "emissions.csv"))
+            a.replace("../shared", str(SHARED))
+            .replace("emissions.csv", str(tmp_path / "emissions.csv"))
             .replace("jobs.csv", str(tmp_path / "jobs.csv"))
             .replace("result.json", str(tmp_path / "result.json"))
             for a in shlex.split(command)[1:]
