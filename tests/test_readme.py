@@ -8,7 +8,6 @@ import shlex
 import signal
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -122,7 +121,10 @@ def test_every_readme_command_runs(
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(4)
+    assert service.stderr is not None
+    seen = ""  # its signal handlers are in place once it says it is starting
+    while "service starting" not in seen and service.poll() is None:
+        seen += service.stderr.readline()
     service.send_signal(signal.SIGINT)
     _, err = service.communicate(timeout=60)
     assert service.returncode == 0 and "stopping (Ctrl-C)" in err

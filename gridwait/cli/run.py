@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import time
 from typing import Annotated
 
@@ -39,7 +40,10 @@ def log_to_stderr(clock: Clock) -> None:
 
 
 def serve(app: AppContext, until_idle: bool, timeout: float | None) -> bool:
-    """Run the service until idle (or Ctrl-C); False if `timeout` real seconds ran out."""
+    """Run the service until idle, Ctrl-C or SIGTERM; False if `timeout` real seconds ran out.
+
+    The signals only set a flag: a KeyboardInterrupt raised wherever the main thread
+    happens to be (half way through start-up) could skip the orderly stop."""
     from gridwait.grid.factory import build_provider
     from gridwait.scheduler.service import Service
     from gridwait.workers.launchers.local import LocalLauncher
@@ -47,18 +51,25 @@ def serve(app: AppContext, until_idle: bool, timeout: float | None) -> bool:
     store = app.store()
     provider = build_provider(app.settings, app.clock, store)
     service = Service(app.settings, app.clock, store, provider, LocalLauncher())
+    caught: list[int] = []
+    previous = {
+        sig: signal.signal(sig, lambda signum, _frame: caught.append(signum))
+        for sig in (signal.SIGINT, signal.SIGTERM)
+    }
     started = time.monotonic()
-    service.start()
     try:
-        while not (until_idle and service.idle()):
+        service.start()
+        while not caught and not (until_idle and service.idle()):
             time.sleep(0.2)
             if timeout is not None and time.monotonic() - started > timeout:
                 note(f"gave up after {timeout:g} s (--timeout)")
                 return False
-    except KeyboardInterrupt:
-        note("stopping (Ctrl-C)")
+        if caught:
+            note("stopping (Ctrl-C)" if caught[0] == signal.SIGINT else "stopping (SIGTERM)")
     finally:
         service.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return True
 
 

@@ -13,12 +13,14 @@ forever.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from gridwait.clock import Clock
@@ -46,6 +48,11 @@ class Timer:
             self._closing = True
             self._state.wait_for(lambda: self._busy == 0, timeout=wait_s)
         if self._scheduler.running:
+            # Pause, then take the job-store lock once (get_jobs) so that a round of due
+            # jobs in progress ends before shutdown marks the scheduler stopped: stopped
+            # mid-round, APScheduler fails to remove a fired one-shot job in its thread.
+            self._scheduler.pause()
+            self._scheduler.get_jobs()
             self._scheduler.shutdown(wait=False)
 
     def _guarded(self, action: Callable[[], None]) -> Callable[[], None]:
@@ -84,7 +91,8 @@ class Timer:
         )
 
     def cancel(self, name: str) -> None:
-        if self._scheduler.get_job(name) is not None:
+        # never added, or a one-shot job that has fired and gone meanwhile
+        with contextlib.suppress(JobLookupError):
             self._scheduler.remove_job(name)
 
     def names(self) -> set[str]:
