@@ -78,6 +78,7 @@ class Placement:
     """The same job started at once (at its earliest start) and run straight through."""
     late: bool = False
     reason: str | None = None
+    """Why the job is late, or why its window is dirtier than running now."""
     fallback_share: float = 0.0
     """Share of the chosen window's time whose intensity came from a fallback."""
     source: str = ""
@@ -626,15 +627,21 @@ def _placement(
     late_reason: str | None = None,
 ) -> Placement:
     times = tuple((line.time(a), line.time(b)) for a, b in segments)
+    forecast = _grams(line, job, segments)
+    reason = late_reason
+    if reason is None and forecast > run_now * (1 + 1e-9):
+        # run-now ignores capacity: the greenest window is only ever dirtier when the
+        # cleaner, earlier slots went to jobs planned before this one
+        reason = "earlier starts are taken by other jobs"
     return Placement(
         job_id=job.id,
         start=times[0][0],
         end=times[-1][1],
         segments=times,
-        forecast_g=_grams(line, job, segments),
+        forecast_g=forecast,
         run_now_g=run_now,
         late=late_reason is not None,
-        reason=late_reason,
+        reason=reason,
         fallback_share=line.fallback_share(segments),
         source=source,
     )

@@ -194,7 +194,9 @@ def write_plan(store: Store, report: PlanReport) -> None:
             )
             job.plan_forecast_g, job.plan_run_now_g = p.forecast_g, p.run_now_g
             job.plan_source, job.plan_late = p.source, p.late
-            reason = p.reason if p.late else f"window {p.start:%Y-%m-%d %H:%M} to {p.end:%H:%M} UTC"
+            reason = f"window {p.start:%Y-%m-%d %H:%M} to {p.end:%H:%M} UTC"
+            if p.reason:
+                reason = p.reason if p.late else f"{reason}: {p.reason}"
             if job.state != JobState.PLANNED:
                 transition(session, job, JobState.PLANNED, now, reason)
             else:

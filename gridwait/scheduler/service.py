@@ -132,7 +132,7 @@ class Service:
             self.timer.cancel(name)
         changed = [p for p in report.placements if self._planned.get(p.job_id) != (p.start, p.late)]
         for p in changed:
-            late = f" LATE ({p.reason})" if p.late else ""
+            late = f" LATE ({p.reason})" if p.late else f" ({p.reason})" if p.reason else ""
             log.info(
                 "job %d planned %s to %s UTC, forecast %s vs %s run now%s",
                 p.job_id,

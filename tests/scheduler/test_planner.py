@@ -102,6 +102,15 @@ def test_capacity_full_until_a_running_job_ends() -> None:
     assert p.start == T0 + 2 * H
 
 
+def test_a_window_dirtier_than_run_now_says_the_capacity_is_why() -> None:
+    # run-now ignores capacity: job 2 cannot have the clean first hour that job 1 holds
+    forecast = hourly([100, 300, 300, 300])
+    first, second = plan(T0, [job(1, 1, 2), job(2, 1, 4)], forecast, 1)
+    assert first.start == T0 and first.reason is None
+    assert second.forecast_g > second.run_now_g and not second.late
+    assert second.reason == "earlier starts are taken by other jobs"
+
+
 def test_more_gpus_than_the_lab_has() -> None:
     [p] = plan(T0, [job(1, 1, 6, gpus=9)], hourly([100] * 6), 8)
     assert p.late and "lends 8" in (p.reason or "")
