@@ -129,6 +129,38 @@ class _Timeline:
         self._fbv_list = self.fallback.astype(np.float64).tolist()
         self._times: dict[float, datetime] = {}
         self._sums: dict[int, FloatArray] = {}
+        self._busy: dict[int, npt.NDArray[np.int64]] = {}
+        self._valid: dict[int, int] = {}
+
+    def busy(self, gpus: int, upto: int) -> npt.NDArray[np.int64]:
+        """Prefix counts of slots with fewer than `gpus` free, correct up to index `upto`:
+        a window [s, e) with e <= upto is free when busy[e] == busy[s].
+
+        Counted lazily from the first slot a reservation may have changed (see `take`):
+        a cumulative count over every slot is the slowest numpy step here."""
+        assert self.free is not None
+        prefix = self._busy.get(gpus)
+        if prefix is None:
+            prefix = self._busy[gpus] = np.zeros(self.n + 1, dtype=np.int64)
+            self._valid[gpus] = 0
+        valid = self._valid[gpus]
+        if valid < upto:
+            counted = prefix[valid + 1 : upto + 1]
+            np.cumsum(self.free[valid:upto] < gpus, out=counted)
+            counted += prefix[valid]
+            self._valid[gpus] = upto
+        return prefix
+
+    def take(self, first: int, last: int, gpus: int) -> None:
+        """Reserve `gpus` in slots [first, last)."""
+        assert self.free is not None
+        held = self.free[first:last]
+        counts = held.tolist()  # a window is a few slots: Python's min/max beat numpy's
+        low, high = min(counts), max(counts)
+        held -= gpus
+        for g, valid in self._valid.items():  # a slot may have gone below g: recount
+            if valid > first and low < g + gpus and high >= g:
+                self._valid[g] = first
 
     def window_sums(self, whole: int) -> FloatArray:
         """Integral over `whole` slots from every slot boundary: cum[s + whole] - cum[s]."""
@@ -368,16 +400,6 @@ def _grams(line: _Timeline, job: PlanJob, segments: Sequence[tuple[float, float]
     return job.power_w * sum(line.window(a, b) for a, b in segments) / J_PER_KWH
 
 
-def _blocked(line: _Timeline, job: PlanJob, first: int, last: int) -> npt.NDArray[np.int64] | None:
-    """Prefix counts of slots in [first, last) without `job.gpus` free; None if the job
-    needs no capacity."""
-    if line.free is None or job.gpus == 0:
-        return None
-    bad = np.zeros(last - first + 1, dtype=np.int64)
-    np.cumsum(line.free[first:last] < job.gpus, out=bad[1:])
-    return bad
-
-
 def _best_contiguous(
     line: _Timeline, job: PlanJob, lo: float, hi: float, length: float
 ) -> float | None:
@@ -407,10 +429,9 @@ def _best_contiguous(
         tail = line.values[first + whole : last + whole + 1]
         costs = line.window_sums(whole)[first : last + 1] + (frac * line.step_s) * tail
         if line.free is not None and job.gpus:  # only windows with the GPUs free all along
-            blocked = np.empty(span + k, dtype=np.int64)  # busy slots in [first, first + i)
-            blocked[0] = 0
-            np.cumsum(line.free[first : last + k] < job.gpus, out=blocked[1:])
-            costs = np.where(blocked[k : k + span] == blocked[:span], costs, np.inf)
+            busy = line.busy(job.gpus, last + k)
+            if busy[last + k] != busy[first]:  # some slot in reach is taken
+                costs[busy[first + k : last + k + 1] != busy[first : last + 1]] = np.inf
         later = costs
         if shift:  # family B at each index: never worse than A where the end slot is cleaner
             later = costs + (shift * line.step_s) * (tail - line.values[first : last + 1])
@@ -433,13 +454,15 @@ def _best_contiguous(
 
 def _earliest_min(costs: FloatArray) -> int:
     """Index of the minimum, ties to the earliest (prefix sums are exact, see _refresh)."""
-    return int(np.argmin(costs))
+    return int(costs.argmin())
 
 
 def _window_free(line: _Timeline, job: PlanJob, a: float, length: float) -> bool:
     if line.free is None or job.gpus == 0:
         return True
-    return bool((line.free[int(a + EPS) : math.ceil(a + length - EPS)] >= job.gpus).all())
+    end = math.ceil(a + length - EPS)
+    busy = line.busy(job.gpus, end)
+    return bool(busy[end] == busy[int(a + EPS)])
 
 
 def _best_split(
@@ -574,7 +597,7 @@ def _reserve(line: _Timeline, job: PlanJob, segments: Sequence[tuple[float, floa
     if line.free is None or job.gpus == 0:
         return
     for a, b in segments:
-        line.free[int(a + EPS) : math.ceil(b - EPS)] -= job.gpus
+        line.take(int(a + EPS), math.ceil(b - EPS), job.gpus)
 
 
 def _late(
@@ -606,8 +629,7 @@ def _earliest_fit(line: _Timeline, job: PlanJob, lo: float, length: float) -> fl
     span = max(4 * k, 512)
     while True:
         line.ensure(start + span + k)
-        bad = _blocked(line, job, start, start + span + k)
-        assert bad is not None
+        bad = line.busy(job.gpus, start + span + k)[start : start + span + k + 1]
         fits = np.flatnonzero(bad[k:] == bad[:-k])
         if len(fits):
             found = start + int(fits[0])

@@ -10,7 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gridwait.grid.series import IntensitySeries
-from gridwait.scheduler.planner import PlanJob, PlanOptions, Running, build_signal, plan
+from gridwait.scheduler.planner import (
+    PlanJob,
+    PlanOptions,
+    Running,
+    _Timeline,
+    build_signal,
+    plan,
+)
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
 H = timedelta(hours=1)
@@ -213,3 +220,22 @@ def test_capacity_is_never_exceeded(spec, values, capacity) -> None:  # type: ig
 def test_perfect_forecast_free_capacity_never_worse_than_run_now(spec, values) -> None:  # type: ignore[no-untyped-def]
     for p in plan(T0, _jobs(spec), hourly(values), None):
         assert p.forecast_g <= p.run_now_g * (1 + 1e-9) + 1e-9
+
+
+@given(
+    takes=st.lists(
+        st.tuples(st.integers(0, 20), st.integers(1, 6), st.integers(1, 3)), max_size=12
+    ),
+    queries=st.lists(st.tuples(st.integers(1, 3), st.integers(0, 24)), max_size=12),
+)
+@settings(max_examples=80, deadline=None)
+def test_busy_counts_stay_exact_as_reservations_come_in(takes, queries) -> None:  # type: ignore[no-untyped-def]
+    # the planner keeps its busy-slot counts up to date lazily (`take` marks, `busy` recounts)
+    line = _Timeline(T0, 300.0, np.full(24, 100.0), np.zeros(24, bool), np.full(24, 4), 100.0, 4)
+    for (first, length, gpus), (g, upto) in zip(takes, queries * 2, strict=False):
+        line.busy(g, upto)  # count some of it before the reservation
+        held = line.free[first : first + length]  # type: ignore[index]
+        line.take(first, first + length, min(gpus, int(held.min())))
+        for h in (1, 2, 3):
+            expected = np.concatenate(([0], np.cumsum(line.free < h)))  # type: ignore[operator]
+            assert (line.busy(h, 24) == expected).all()
