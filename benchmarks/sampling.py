@@ -1,12 +1,15 @@
 """Sampling overhead: what the energy sampler costs a fine-tune.
 
-    python benchmarks/sampling.py [--samples 200] [--period 5]   -> prints JSON
+    python benchmarks/sampling.py [--samples 200] [--period 5] [--rounds 6]
+                                  [--ab-period 1] [--examples 320]   -> prints JSON
 
 1. The cost of one sample in steady state: read every meter of a CPU run (process-tree
    CPU time, resident memory) and write the sample with its heartbeat in one transaction.
    At one sample every `period` seconds, the overhead share is cost / period.
-2. A real MiniLM fine-tune with the sampler thread running at 1 s (five times the
-   default rate) and without it: the step time difference, best of three each.
+2. A real MiniLM fine-tune with the sampler thread running (every `--ab-period` s; 1 s is
+   five times the default rate) and without it, interleaved over `--rounds`: best and median of each.
+   A fine-tune of a few seconds on two busy cores varies by several percent from run to
+   run, so this bounds the overhead only coarsely; part 1 measures it.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import tempfile
 import threading
 import time
@@ -66,12 +70,12 @@ def sample_cost(samples: int) -> float:
         return (time.perf_counter() - began) / samples
 
 
-def fine_tune_seconds(with_sampler: bool) -> float:
+def fine_tune_seconds(with_sampler: bool, period_s: float, examples: int) -> float:
     clock = SystemClock()
     job = FinetuneJob(
         "builtin:minilm",
         "sequence-classification",
-        DatasetRef(str(DEMO), limit=320),
+        DatasetRef(str(DEMO), limit=examples),
         64,
         16,
         1,
@@ -87,7 +91,7 @@ def fine_tune_seconds(with_sampler: bool) -> float:
             store,
             run_id,
             clock,
-            1.0,
+            period_s,
             timedelta(hours=1),
             threading.Event(),
         )
@@ -105,11 +109,18 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--period", type=float, default=5.0)
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--ab-period", type=float, default=1.0, help="sampler period in the A/B")
+    parser.add_argument("--examples", type=int, default=320, help="fine-tune size in the A/B")
     args = parser.parse_args()
     cost = sample_cost(args.samples)
-    fine_tune_seconds(False)  # warm the imports and caches
-    without = min(fine_tune_seconds(False) for _ in range(3))
-    with_sampler = min(fine_tune_seconds(True) for _ in range(3))
+    fine_tune_seconds(False, args.ab_period, args.examples)  # warm the imports and caches
+    times: dict[bool, list[float]] = {False: [], True: []}
+    for i in range(args.rounds):  # interleaved, so drift on the machine hits both alike
+        for on in (i % 2 == 0, i % 2 == 1):
+            times[on].append(fine_tune_seconds(on, args.ab_period, args.examples))
+    without, with_sampler = min(times[False]), min(times[True])
+    median_without, median_with = statistics.median(times[False]), statistics.median(times[True])
     print(
         json.dumps(
             {
@@ -117,8 +128,16 @@ def main() -> None:
                 "period_s": args.period,
                 "overhead_pct_at_period": round(100 * cost / args.period, 3),
                 "finetune_s_without_sampler": round(without, 2),
-                "finetune_s_with_sampler_every_1s": round(with_sampler, 2),
+                "ab_period_s": args.ab_period,
+                "ab_examples": args.examples,
+                "finetune_s_with_sampler": round(with_sampler, 2),
                 "measured_difference_pct": round(100 * (with_sampler - without) / without, 2),
+                "median_s_without": round(median_without, 2),
+                "median_s_with": round(median_with, 2),
+                "median_difference_pct": round(
+                    100 * (median_with - median_without) / median_without, 2
+                ),
+                "rounds": args.rounds,
             },
             indent=2,
         )
