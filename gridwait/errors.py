@@ -17,7 +17,6 @@ traceback.
     │   ├── ProviderDataError        malformed payload: bad JSON, types, NaN, gaps in order
     │   └── ProviderNoData           the provider has nothing for this zone or range
     ├── EstimateError            a job's energy cannot be estimated (dataset, tokenizer)
-    ├── PlanError                the planner was given inconsistent input
     ├── TraceError               a trace file cannot be read
     ├── MeterError               an energy meter cannot measure
     └── LaunchError              a worker could not be started
@@ -81,10 +80,6 @@ class ProviderNoData(ProviderError):
 
 
 class EstimateError(GridwaitError):
-    pass
-
-
-class PlanError(GridwaitError):
     pass
 
 

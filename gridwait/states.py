@@ -30,7 +30,6 @@ class JobState(StrEnum):
 
 
 FINAL = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
-WAITING = frozenset({JobState.QUEUED, JobState.HELD, JobState.PLANNED, JobState.SUSPENDED})
 
 _ALLOWED: dict[JobState, frozenset[JobState]] = {
     JobState.QUEUED: frozenset({JobState.PLANNED, JobState.HELD, JobState.CANCELLED}),

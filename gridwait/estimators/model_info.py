@@ -71,7 +71,7 @@ def from_config(c: dict[str, Any], task: str, labels: int) -> ModelInfo | None:
     kind = c.get("model_type")
     try:
         if kind in ("bert", "roberta", "xlm-roberta"):
-            return _bert(c, task, labels, pooler=kind == "bert")
+            return _bert(c, task, labels)
         if kind == "gpt2":
             return _gpt2(c, task, labels)
         if kind in ("llama", "mistral", "qwen2"):
@@ -81,7 +81,7 @@ def from_config(c: dict[str, Any], task: str, labels: int) -> ModelInfo | None:
     return None
 
 
-def _bert(c: dict[str, Any], task: str, labels: int, pooler: bool) -> ModelInfo | None:
+def _bert(c: dict[str, Any], task: str, labels: int) -> ModelInfo | None:
     if task != "sequence-classification":
         return None
     h, i, n, v = c["hidden_size"], c["intermediate_size"], c["num_hidden_layers"], c["vocab_size"]

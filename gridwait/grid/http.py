@@ -52,7 +52,6 @@ class HttpClient:
         self.backoff_s = backoff_s
         self.session = session or requests.Session()
         self.rng = rng or random.Random()
-        self.requests_made = 0
 
     def get_json(
         self,
@@ -67,7 +66,6 @@ class HttpClient:
         attempt = 0
         while True:
             try:
-                self.requests_made += 1
                 response = self.session.get(
                     url, params=params, headers=headers, auth=auth, timeout=self.timeout_s
                 )

@@ -49,10 +49,6 @@ class EstimateInput:
             gpus=spec.gpus,
         )
 
-    @classmethod
-    def from_job(cls, job: Job) -> EstimateInput:
-        return cls.from_spec(JobSpec.model_validate_json(job.spec_json), job.model, job.dataset)
-
 
 def history(store: Store) -> list[Observation]:
     with store.read() as session:

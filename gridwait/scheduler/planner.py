@@ -102,9 +102,6 @@ class _Timeline:
     capacity: int | None = None
     cum: FloatArray = field(init=False)
     fb_cum: FloatArray = field(init=False)
-    first_free: dict[int, int] = field(default_factory=dict)
-    """Per GPU count, a slot index before which no slot has that many free (capacity only
-    shrinks, so this only moves forward)."""
     fit_bounds: dict[tuple[int, int], int] = field(default_factory=dict)
     """Per (GPUs, window slots): no such window fits before this slot. Capacity only
     shrinks, so these only move forward."""
@@ -224,21 +221,6 @@ class _Timeline:
     def learn_fit(self, gpus: int, k: int, bound: int) -> None:
         if self.fit_bounds.get((gpus, k), 0) < bound:
             self.fit_bounds[(gpus, k)] = bound
-
-    def earliest_free(self, gpus: int, start: int) -> int:
-        """The first slot at or after `start` (and the remembered bound) with `gpus` free."""
-        assert self.free is not None
-        known = self.first_free.get(gpus, 0)
-        i, chunk = max(start, known), 64
-        while True:
-            self.ensure(i + chunk)
-            hits = np.flatnonzero(self.free[i : i + chunk] >= gpus)
-            if len(hits):
-                found = i + int(hits[0])
-                if start <= known:
-                    self.first_free[gpus] = found
-                return found
-            i, chunk = i + chunk, chunk * 4
 
 
 def build_signal(
@@ -625,7 +607,7 @@ def _earliest_fit(line: _Timeline, job: PlanJob, lo: float, length: float) -> fl
         return lo
     k = math.ceil(length - EPS) + (1 if lo % 1 > EPS else 0)
     known = line.fit_bound(job.gpus, k)  # no such window starts before `known`
-    start = max(int(lo), known, line.first_free.get(job.gpus, 0))
+    start = max(int(lo), known)
     span = max(4 * k, 512)
     while True:
         line.ensure(start + span + k)

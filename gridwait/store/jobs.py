@@ -9,7 +9,6 @@ import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from gridwait.errors import NotFoundError
@@ -90,11 +89,6 @@ def jobs_in(session: Session, states: Iterable[JobState]) -> Sequence[Job]:
 def events(session: Session, job_id: int) -> Sequence[JobEvent]:
     query = select(JobEvent).where(JobEvent.job_id == job_id).order_by(col(JobEvent.id))
     return session.exec(query).all()
-
-
-def count_by_state(session: Session) -> dict[str, int]:
-    query = select(Job.state, func.count()).group_by(Job.state)
-    return {state: int(n) for state, n in session.exec(query).all()}
 
 
 def plan_segments(job: Job) -> list[tuple[datetime, datetime]]:
