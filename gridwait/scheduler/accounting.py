@@ -75,7 +75,8 @@ def _grams(samples: list[Sample], intensity: Intensity | None) -> float | None:
         return None
     try:
         value = integrate(samples, intensity.series)
-    except (SeriesError, ValueError):
+    except (SeriesError, ValueError) as exc:  # stays provisional; `settle` tries again
+        log.warning("cannot integrate %s over the run: %s", intensity.source or "the forecast", exc)
         return None
     return None if math.isnan(value) else value
 
@@ -99,7 +100,8 @@ def account(store: Store, provider: IntensityProvider, zone: str, clock: Clock, 
         if forecast is None or not forecast.covers(start, end):
             try:
                 forecast = provider.forecast(zone, start, end)
-            except ProviderError:
+            except ProviderError as exc:  # the run's forecast emissions stay unknown
+                log.info("no forecast for run %d's window: %s", run_id, exc)
                 forecast = None
         planned = _grams(samples, Intensity(forecast, "", True)) if forecast is not None else None
         offset = sum((_span(store, r.id or 0) for r in earlier), timedelta(0))

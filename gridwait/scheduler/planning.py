@@ -137,7 +137,8 @@ def _fallback(zone: str, start: datetime, end: datetime) -> IntensitySeries | No
         return None
     try:
         return ProfileProvider().forecast(key, start, end)
-    except ProviderError:
+    except ProviderError as exc:  # plan on the forecast alone; the plan's source says so
+        log.info("no profile fallback for %s: %s", zone, exc)
         return None
 
 
