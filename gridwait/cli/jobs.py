@@ -13,7 +13,7 @@ from gridwait.cli.context import AppContext, JsonFlag, app_context, emit_json, n
 if TYPE_CHECKING:
     from gridwait.estimators.energy import Estimate
     from gridwait.store.models import Job
-from gridwait.units import format_duration, format_energy, format_mass, format_time
+from gridwait.units import format_duration, format_energy, format_mass, format_time, kwh
 
 
 def register(app: typer.Typer) -> None:
@@ -104,7 +104,7 @@ def queue(
 
 def _queue_json(row: dict[str, Any]) -> dict[str, Any]:
     energy = row.pop("est_energy_j")
-    row["est_energy_kwh"] = None if energy is None else energy / 3.6e6
+    row["est_energy_kwh"] = None if energy is None else kwh(energy)
     row["late"] = row.pop("plan_late")
     row["reason"] = row.pop("state_reason")
     return row

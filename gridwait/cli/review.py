@@ -23,7 +23,7 @@ from gridwait.cli.context import (
     out,
     time_option,
 )
-from gridwait.units import J_PER_KWH, format_energy, format_mass, format_time
+from gridwait.units import J_PER_KWH, format_energy, format_mass, format_time, kwh
 
 User = Annotated[str | None, typer.Option("--user", help="Only this owner's runs.")]
 Project = Annotated[str | None, typer.Option(help="Only this project's runs.")]
@@ -55,7 +55,7 @@ def _runs(
 
 
 def _kwh(joules: float | None) -> float | None:
-    return None if joules is None else joules / J_PER_KWH
+    return None if joules is None else kwh(joules)
 
 
 def _provenance(row: dict[str, Any]) -> dict[str, Any]:
