@@ -10,21 +10,21 @@ checkpoint is written and the result says `suspended`; the next run resumes from
 from __future__ import annotations
 
 import logging
-import math
 import threading
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from gridwait.estimators.batching import Policy, plan_batches
+from gridwait.estimators.batching import IntArray, Policy, plan_batches
 from gridwait.estimators.data import label_ids, read_examples
 from gridwait.estimators.tokens import DatasetRef, encode, load_tokenizer, model_path
 
+if TYPE_CHECKING:
+    from gridwait.workers.trainer import Plan
+
 log = logging.getLogger(__name__)
-IGNORE = -100
 
 
 @dataclass(frozen=True)
@@ -38,15 +38,6 @@ class FinetuneJob:
     learning_rate: float
     padding: Policy
     seed: int
-
-
-@dataclass
-class TokenTally:
-    """Tokens actually fed to the model, padding included."""
-
-    real: int = 0
-    padded: int = 0
-    examples: int = 0
 
 
 @dataclass(frozen=True)
@@ -92,6 +83,17 @@ def pad_token_id(tokenizer: Any, config: Any) -> int:
     return 0
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """The examples encoded and batched exactly as the estimator counted them."""
+
+    tokenizer: Any
+    ids: list[list[int]]
+    batches: list[IntArray]
+    labels: list[int]
+    classify: bool
+
+
 def finetune(
     job: FinetuneJob,
     work_dir: Path,
@@ -99,19 +101,50 @@ def finetune(
     model_out: Path | None = None,
     threads: int | None = None,
 ) -> FinetuneResult:
+    """Train `job` in `work_dir` (resuming from its latest checkpoint) until done or until
+    `stop` is set; save the model to `model_out` when done."""
     import torch
 
     if threads:
         torch.set_num_threads(threads)
-    from transformers import (
-        AutoConfig,
-        AutoModelForCausalLM,
-        AutoModelForSequenceClassification,
-        Trainer,
-        TrainerCallback,
-        TrainingArguments,
+    from gridwait.workers.trainer import PlannedTrainer, StopOnSignal
+
+    data = _prepare(job)
+    model, pad = _load_model(job, data)
+    cuda = torch.cuda.is_available()
+    bf16 = cuda and torch.cuda.is_bf16_supported()
+    steps = len(data.batches)
+    plan = _plan(job, data, pad)
+    args = _arguments(job, work_dir, steps, cuda, bf16)
+    trainer = PlannedTrainer(plan, model=model, args=args, callbacks=[StopOnSignal(stop)])
+    resume = latest_checkpoint(work_dir)
+    if resume is not None:
+        log.info("resuming from %s", resume)
+    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    done = trainer.state.global_step
+    suspended = done < steps
+    checkpoint = None
+    if suspended:
+        checkpoint = str(latest_checkpoint(work_dir) or "")
+    elif model_out is not None:
+        trainer.save_model(str(model_out))
+    return FinetuneResult(
+        steps=done,
+        total_steps=steps,
+        tokens_real=plan.tally.real,
+        tokens_padded=plan.tally.padded,
+        examples=plan.tally.examples,
+        final_loss=plan.metrics.loss(),
+        accuracy=plan.metrics.accuracy() if data.classify else None,
+        suspended=suspended,
+        checkpoint=checkpoint,
+        precision="bf16" if bf16 else "fp16" if cuda else "fp32",
+        model_params=sum(p.numel() for p in model.parameters()),
+        device="cuda" if cuda else "cpu",
     )
 
+
+def _prepare(job: FinetuneJob) -> _Prepared:
     examples = read_examples(
         job.data.dataset,
         job.data.text_column,
@@ -123,67 +156,58 @@ def finetune(
     ids = encode(tokenizer, examples.texts, job.max_length)
     lengths = np.array([len(x) for x in ids], dtype=np.int64)
     batches = plan_batches(lengths, job.batch_size, job.padding, job.seed, job.epochs)
-    per_epoch = len(batches) // job.epochs
     classify = job.task == "sequence-classification"
     labels: list[int] = []
     if classify:
         assert examples.labels is not None
         labels, _ = label_ids(examples.labels)
+    return _Prepared(tokenizer, ids, batches, labels, classify)
+
+
+def _load_model(job: FinetuneJob, data: _Prepared) -> tuple[Any, int]:
+    """The model with its pad token id set, and that id."""
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSequenceClassification
+
     path = model_path(job.model)
-    if classify:
-        config = AutoConfig.from_pretrained(path, num_labels=max(2, len(set(labels))))
+    if data.classify:
+        config = AutoConfig.from_pretrained(path, num_labels=max(2, len(set(data.labels))))
         model = AutoModelForSequenceClassification.from_pretrained(path, config=config)
     else:
         config = AutoConfig.from_pretrained(path)
         model = AutoModelForCausalLM.from_pretrained(path, config=config)
-    pad = pad_token_id(tokenizer, config)
+    pad = pad_token_id(data.tokenizer, config)
     model.config.pad_token_id = pad
-    cuda = torch.cuda.is_available()
-    bf16 = cuda and torch.cuda.is_bf16_supported()
-    precision = "bf16" if bf16 else "fp16" if cuda else "fp32"
-    tally = TokenTally()
-    rows = [{"input_ids": x, "label": labels[i] if classify else 0} for i, x in enumerate(ids)]
-    collate = _Collator(pad, job.max_length if job.padding == "max" else None, classify)
-    metrics = _LastEpoch(len(batches) - per_epoch)
+    return model, pad
 
-    dataset: Any = rows  # a list is a map-style dataset for the DataLoader
 
-    class Planned(Trainer):
-        def get_train_dataloader(self) -> Any:
-            loader: Any = torch.utils.data.DataLoader(
-                dataset, batch_sampler=_Batches(batches), collate_fn=collate
-            )
-            return self.accelerator.prepare(loader)
+def _plan(job: FinetuneJob, data: _Prepared, pad: int) -> Plan:
+    from gridwait.workers.trainer import Collator, LastEpoch, Plan
 
-        def compute_loss(
-            self,
-            model: Any,
-            inputs: dict[str, Any],
-            return_outputs: bool = False,
-            num_items_in_batch: Any = None,
-        ) -> Any:
-            loss, outputs = super().compute_loss(model, inputs, True, num_items_in_batch)
-            mask = inputs["attention_mask"]
-            tally.real += int(mask.sum())  # counted here, not in the collator: the loader
-            tally.padded += int(mask.numel())  # prefetches a batch that may never be trained on
-            tally.examples += int(mask.shape[0])
-            metrics.add(self.state.global_step, float(loss.detach()), outputs, inputs, classify)
-            return (loss, outputs) if return_outputs else loss
+    steps = len(data.batches)
+    rows = [
+        {"input_ids": x, "label": data.labels[i] if data.classify else 0}
+        for i, x in enumerate(data.ids)
+    ]
+    return Plan(
+        rows=rows,
+        batches=data.batches,
+        collate=Collator(pad, job.max_length if job.padding == "max" else None, data.classify),
+        classify=data.classify,
+        metrics=LastEpoch(steps - steps // job.epochs),
+    )
 
-    class StopOnSignal(TrainerCallback):
-        def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> Any:
-            if stop.is_set() and state.global_step < state.max_steps:
-                control.should_save = True
-                control.should_training_stop = True
-            return control
 
-    args = TrainingArguments(
+def _arguments(job: FinetuneJob, work_dir: Path, steps: int, cuda: bool, bf16: bool) -> Any:
+    """TrainingArguments: `steps` optimizer steps, checkpoints only on a stop signal."""
+    from transformers import TrainingArguments
+
+    return TrainingArguments(
         output_dir=str(work_dir),
-        max_steps=len(batches),
+        max_steps=steps,
         per_device_train_batch_size=job.batch_size,
         learning_rate=job.learning_rate,
         lr_scheduler_type="linear",
-        logging_steps=max(1, len(batches) // 10),
+        logging_steps=max(1, steps // 10),
         save_strategy="no",
         report_to="none",
         use_cpu=not cuda,
@@ -194,96 +218,3 @@ def finetune(
         remove_unused_columns=False,
         disable_tqdm=False,
     )
-    trainer = Planned(
-        model=model,
-        args=args,
-        train_dataset=rows,
-        data_collator=collate,
-        callbacks=[StopOnSignal()],
-    )
-    resume = latest_checkpoint(work_dir)
-    if resume is not None:
-        log.info("resuming from %s", resume)
-    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
-    steps = trainer.state.global_step
-    suspended = steps < len(batches)
-    checkpoint = None
-    if suspended:
-        checkpoint = str(latest_checkpoint(work_dir) or "")
-    elif model_out is not None:
-        trainer.save_model(str(model_out))
-    return FinetuneResult(
-        steps=steps,
-        total_steps=len(batches),
-        tokens_real=tally.real,
-        tokens_padded=tally.padded,
-        examples=tally.examples,
-        final_loss=metrics.loss(),
-        accuracy=metrics.accuracy() if classify else None,
-        suspended=suspended,
-        checkpoint=checkpoint,
-        precision=precision,
-        model_params=sum(p.numel() for p in model.parameters()),
-        device="cuda" if cuda else "cpu",
-    )
-
-
-class _Batches:
-    """A batch sampler that yields the planned batches, in order."""
-
-    def __init__(self, batches: Sequence[np.ndarray]) -> None:
-        self.batches = [b.tolist() for b in batches]
-
-    def __iter__(self) -> Any:
-        return iter(self.batches)
-
-    def __len__(self) -> int:
-        return len(self.batches)
-
-
-class _Collator:
-    def __init__(self, pad: int, width: int | None, classify: bool) -> None:
-        self.pad, self.width, self.classify = pad, width, classify
-
-    def __call__(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
-        import torch
-
-        width = self.width or max(len(r["input_ids"]) for r in rows)
-        ids = torch.full((len(rows), width), self.pad, dtype=torch.long)
-        mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for i, row in enumerate(rows):
-            n = len(row["input_ids"])
-            ids[i, :n] = torch.tensor(row["input_ids"], dtype=torch.long)
-            mask[i, :n] = 1
-        batch: dict[str, Any] = {"input_ids": ids, "attention_mask": mask}
-        if self.classify:
-            batch["labels"] = torch.tensor([r["label"] for r in rows], dtype=torch.long)
-        else:
-            batch["labels"] = ids.masked_fill(mask == 0, IGNORE)
-        return batch
-
-
-class _LastEpoch:
-    """Loss and accuracy over the batches of the last epoch."""
-
-    def __init__(self, from_step: int) -> None:
-        self.from_step = from_step
-        self.losses: list[float] = []
-        self.correct = 0
-        self.seen = 0
-
-    def add(self, step: int, loss: float, outputs: Any, inputs: Any, classify: bool) -> None:
-        if step < self.from_step:
-            return
-        self.losses.append(loss)
-        if classify:
-            predicted = outputs["logits"].argmax(dim=-1)
-            self.correct += int((predicted == inputs["labels"]).sum())
-            self.seen += int(inputs["labels"].numel())
-
-    def loss(self) -> float | None:
-        finite = [x for x in self.losses if math.isfinite(x)]
-        return sum(finite) / len(finite) if finite else None
-
-    def accuracy(self) -> float | None:
-        return self.correct / self.seen if self.seen else None

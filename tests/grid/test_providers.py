@@ -44,11 +44,12 @@ def test_em_forecast_sends_token_zone_and_horizon(httpserver: HTTPServer) -> Non
 
 
 def test_em_v4_base_url_and_granularity(httpserver: HTTPServer) -> None:
-    httpserver.expect_request("/v4/carbon-intensity/forecast").respond_with_json(
-        built_em_forecast_72h(UTC0, v4=True)
-    )
+    body = built_em_forecast_72h(UTC0, v4=True)
+    httpserver.expect_request("/v4/carbon-intensity/forecast").respond_with_json(body)
     series = em(httpserver, prefix="/v4").forecast("DE", UTC0, UTC0 + timedelta(hours=3))
-    assert list(series.values) == list(series.values) and len(series) == 3
+    assert httpserver.log[0][0].path == "/v4/carbon-intensity/forecast"
+    assert series.start == UTC0 and series.resolution == timedelta(hours=1)
+    assert series.values.tolist() == [item["carbonIntensity"] for item in body["forecast"][:3]]
 
 
 def test_em_docs_forecast_example_keeps_its_gap(httpserver: HTTPServer) -> None:
@@ -124,8 +125,8 @@ def test_em_latest(httpserver: HTTPServer) -> None:
     ],
 )
 def test_em_error_dialects(
-    httpserver: HTTPServer, status: int, body: dict, error: type, text: str
-) -> None:  # type: ignore[type-arg]
+    httpserver: HTTPServer, status: int, body: dict[str, object], error: type, text: str
+) -> None:
     httpserver.expect_request("/v3/carbon-intensity/forecast").respond_with_json(
         body, status=status
     )

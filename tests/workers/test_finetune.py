@@ -1,21 +1,23 @@
 """The fine-tune trains on exactly the tokens the estimator counted, and a job split by
-a suspend ends with the same optimizer steps as an uninterrupted one."""
+a suspend ends with the same optimizer steps as an uninterrupted one (slow: real
+fine-tunes); the Trainer's parts, one by one (fast)."""
 
 from __future__ import annotations
 
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
+from gridwait.estimators.batching import Policy
 from gridwait.estimators.tokens import DatasetRef, count_job_tokens
 from gridwait.workers.finetune import FinetuneJob, finetune, latest_checkpoint
 from tests.workers.conftest import DEMO
 
-pytestmark = pytest.mark.slow
 
-
-def job(model: Path, padding: str = "length-grouped", epochs: int = 2) -> FinetuneJob:
+def job(model: Path, padding: Policy = "length-grouped", epochs: int = 2) -> FinetuneJob:
     return FinetuneJob(
         str(model),
         "sequence-classification",
@@ -26,12 +28,13 @@ def job(model: Path, padding: str = "length-grouped", epochs: int = 2) -> Finetu
         1e-3,
         padding,
         7,
-    )  # type: ignore[arg-type]
+    )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("padding", ["length-grouped", "dynamic", "max"])
 def test_the_run_processes_exactly_the_estimated_tokens(
-    tiny_model: Path, tmp_path: Path, padding: str
+    tiny_model: Path, tmp_path: Path, padding: Policy
 ) -> None:
     spec = job(tiny_model, padding)
     result = finetune(spec, tmp_path / "ckpt", threading.Event(), tmp_path / "model")
@@ -64,6 +67,7 @@ class StopAfter(threading.Event):
         return self.left < 0 or super().is_set()
 
 
+@pytest.mark.slow
 def test_suspend_and_resume_end_with_the_same_steps(tiny_model: Path, tmp_path: Path) -> None:
     spec = job(tiny_model)
     whole = finetune(spec, tmp_path / "whole", threading.Event())
@@ -75,3 +79,65 @@ def test_suspend_and_resume_end_with_the_same_steps(tiny_model: Path, tmp_path: 
     assert second.steps == whole.steps == whole.total_steps
     # the two segments together processed exactly the uninterrupted run's tokens
     assert first.tokens_padded + second.tokens_padded == whole.tokens_padded
+
+
+# ---- the Trainer's parts ------------------------------------------------------------------
+
+
+def test_batches_yield_the_planned_batches_in_order() -> None:
+    from gridwait.workers.trainer import Batches
+
+    sampler = Batches([np.array([3, 1]), np.array([0]), np.array([2, 4])])
+    assert len(sampler) == 3 and list(sampler) == [[3, 1], [0], [2, 4]]
+
+
+@pytest.mark.parametrize(
+    ("width", "classify", "labels"),
+    [
+        (None, True, [1, 0]),  # dynamic: to the longest row; class labels
+        (4, False, [[5, 6, 7, -100], [8, -100, -100, -100]]),  # max length; LM: pad ignored
+    ],
+)
+def test_collator_pads_masks_and_labels(
+    width: int | None, classify: bool, labels: list[object]
+) -> None:
+    from gridwait.workers.trainer import Collator
+
+    batch = Collator(pad=0, width=width, classify=classify)(
+        [{"input_ids": [5, 6, 7], "label": 1}, {"input_ids": [8], "label": 0}]
+    )
+    n = width or 3
+    assert batch["input_ids"].tolist() == [[5, 6, 7, 0][:n], [8, 0, 0, 0][:n]]
+    assert batch["attention_mask"].tolist() == [[1, 1, 1, 0][:n], [1, 0, 0, 0][:n]]
+    assert batch["labels"].tolist() == labels
+
+
+def test_last_epoch_counts_only_the_last_epoch() -> None:
+    import torch
+
+    from gridwait.workers.trainer import LastEpoch
+
+    metrics = LastEpoch(from_step=2)
+    inputs = {"labels": torch.tensor([1, 0])}
+    logits = {"logits": torch.tensor([[0.0, 1.0], [0.0, 1.0]])}  # predicts 1, 1
+    metrics.add(1, 9.0, logits, inputs, classify=True)  # the first epoch: not counted
+    metrics.add(2, 1.0, logits, inputs, classify=True)
+    metrics.add(3, float("nan"), logits, inputs, classify=True)  # a NaN loss is skipped
+    assert metrics.loss() == 1.0 and metrics.accuracy() == 0.5
+    assert LastEpoch(0).loss() is None and LastEpoch(0).accuracy() is None
+
+
+@pytest.mark.parametrize(
+    ("stop", "step", "stops"),
+    [(False, 3, False), (True, 3, True), (True, 10, False)],  # the last step needs no checkpoint
+)
+def test_stop_on_signal_saves_and_stops_mid_run(stop: bool, step: int, stops: bool) -> None:
+    from gridwait.workers.trainer import StopOnSignal
+
+    event = threading.Event()
+    if stop:
+        event.set()
+    control = SimpleNamespace(should_save=False, should_training_stop=False)
+    state = SimpleNamespace(global_step=step, max_steps=10)
+    assert StopOnSignal(event).on_step_end(None, state, control) is control
+    assert control.should_save is stops and control.should_training_stop is stops
