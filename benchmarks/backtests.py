@@ -1,6 +1,7 @@
 """The backtest tables: savings of the planner on real traces.
 
     python benchmarks/backtests.py [--quick]   -> prints JSON
+    python benchmarks/backtests.py --gb-interruptible   -> one case, timed (goal: <= 30 s)
 
 1. Let's Wait Awhile's 2020 traces (Germany, Great Britain, France): weekday ad hoc
    fine-tunes with next-workday deadlines (~3,400 a year), forecasts perfect,
@@ -8,6 +9,9 @@
 2. The six DACF regions (2021 H2): the real day-ahead forecast (column
    carbon_from_src_forecasts) against a perfect one, as a share of the oracle's saving.
 3. One capacity-limited run (16 GPUs) with its deadline misses.
+
+`--gb-interruptible`: only the year of weekday jobs, ALL interruptible, on the GB 2020
+trace (perfect forecast and noise:0.10), with the wall time of each backtest.
 """
 
 from __future__ import annotations
@@ -48,10 +52,21 @@ def row(result: dict[str, object]) -> dict[str, object]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="one trace, two modes")
+    parser.add_argument(
+        "--gb-interruptible", action="store_true", help="only GB 2020, all interruptible"
+    )
     args = parser.parse_args()
     began = time.perf_counter()
     out: dict[str, object] = {}
     jobs = generate("weekday-ml", *YEAR, seed=1)
+    if args.gb_interruptible:
+        trace = load_trace(TRACES / "lets-wait-awhile" / "gb_ci.csv")
+        queue = [replace(j, interruptible=True) for j in jobs]
+        for mode in ("perfect", "noise:0.10"):
+            out[f"gb {mode} interruptible"] = row(backtest(trace, queue, mode, 0, SimOptions()))
+        out["total_runtime_s"] = round(time.perf_counter() - began, 1)
+        print(json.dumps(out, indent=2))
+        return
     lwa = {}
     for name in ("ger_ci.csv", "gb_ci.csv", "fr_ci.csv")[: 1 if args.quick else 3]:
         trace = load_trace(TRACES / "lets-wait-awhile" / name)

@@ -84,9 +84,14 @@ def _print(series: Any, best: dict[int, Any]) -> None:
         if window is None:
             out.print(f"  {hours} h job: the forecast is too short", markup=False)
         else:
+            filled = (
+                f" ({window.fallback_share:.0%} of it in gaps, at the forecast's mean)"
+                if window.fallback_share > 0
+                else ""
+            )
             out.print(
                 f"  {hours} h job: start {window.start:%a %H:%M} UTC,"
-                f" mean {window.mean_intensity:.0f} gCO2eq/kWh",
+                f" mean {window.mean_intensity:.0f} gCO2eq/kWh{filled}",
                 markup=False,
             )
 
@@ -108,7 +113,12 @@ def _as_json(series: Any, best: dict[int, Any]) -> dict[str, Any]:
         "greenest": {
             f"{h}h": None
             if w is None
-            else {"start": w.start, "end": w.end, "mean_g_per_kwh": w.mean_intensity}
+            else {
+                "start": w.start,
+                "end": w.end,
+                "mean_g_per_kwh": w.mean_intensity,
+                "gap_share": w.fallback_share,
+            }
             for h, w in best.items()
         },
     }

@@ -3,11 +3,15 @@
 Value i covers the period [start + i x resolution, start + (i + 1) x resolution) and is
 the average intensity over it, in gCO2eq/kWh. NaN marks a period with no data. Integrals
 are exact over partial periods: intensity is constant inside a period.
+
+`StepFunction` is the one running integral every "grams over [a, b)" question goes
+through: the planner, `gridwait forecast`, the simulator and the emissions accounting.
 """
 
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -25,6 +29,61 @@ FloatArray = npt.NDArray[np.float64]
 
 class SeriesError(ValueError):
     """Points that do not form a valid series (providers turn this into ProviderDataError)."""
+
+
+@dataclass(frozen=True, eq=False)
+class StepFunction:
+    """A piecewise-constant intensity and its exact running integral F.
+
+    Piece i holds `values[i]` over [edges[i], edges[i + 1]); beyond the last edge the
+    function holds `tail`. Positions are seconds from any origin the caller picks; F is in
+    (gCO2eq/kWh) x s and F(edges[0]) = 0. F is piecewise linear with its breakpoints at the
+    edges, so the integral over [a, b) is F(b) - F(a), exact over partial pieces.
+    """
+
+    edges: FloatArray
+    """Increasing positions, s; one more than `values`."""
+    values: FloatArray
+    """gCO2eq/kWh per piece, finite."""
+    tail: float
+    """gCO2eq/kWh after the last edge."""
+
+    @cached_property
+    def _slope(self) -> FloatArray:
+        return np.append(self.values, self.tail)
+
+    @cached_property
+    def _lists(self) -> tuple[list[float], list[float], list[float]]:
+        # plain lists for scalar lookups: bisect on them beats numpy scalars tenfold
+        return self.edges.tolist(), self.cumulative.tolist(), self._slope.tolist()
+
+    @cached_property
+    def cumulative(self) -> FloatArray:
+        """F at every edge."""
+        out = np.zeros(len(self.edges))
+        np.cumsum(self.values * np.diff(self.edges), out=out[1:])
+        return out
+
+    def at(self, x: FloatArray) -> FloatArray:
+        """F at positions `x` (each at or after the first edge), vectorised."""
+        i = np.searchsorted(self.edges, x, side="right") - 1
+        np.maximum(i, 0, out=i)
+        result: FloatArray = self.cumulative[i] + (x - self.edges[i]) * self._slope[i]
+        return result
+
+    def at_scalar(self, x: float) -> float:
+        edges, cumulative, slope = self._lists
+        i = max(bisect_right(edges, x) - 1, 0)
+        return cumulative[i] + (x - edges[i]) * slope[i]
+
+    def integral(self, a: float, b: float) -> float:
+        """Integral over [a, b), (gCO2eq/kWh) x s."""
+        return self.at_scalar(b) - self.at_scalar(a)
+
+    def edges_in(self, a: float, b: float) -> FloatArray:
+        """The edges in [a, b]."""
+        edges = self._lists[0]
+        return self.edges[bisect_left(edges, a) : bisect_right(edges, b)]
 
 
 @dataclass(frozen=True, eq=False)
@@ -108,7 +167,10 @@ class IntensitySeries:
         lo, hi = self._index_range(start, end)
         if hi > lo and self._nan_count[hi] - self._nan_count[lo] > 0:
             return math.nan
-        return self._cumulative_at(self.position(end)) - self._cumulative_at(self.position(start))
+        offset = self.start
+        return self.step_function.integral(
+            (start - offset).total_seconds(), (end - offset).total_seconds()
+        )
 
     def mean(self, start: datetime, end: datetime) -> float:
         seconds = (end - start).total_seconds()
@@ -118,25 +180,23 @@ class IntensitySeries:
         return self.integral(start, end) / seconds
 
     @cached_property
+    def step_function(self) -> StepFunction:
+        """The series as a `StepFunction` in seconds from `start`, NaN periods as 0 (see
+        `integral`, which refuses them); 0 after the end."""
+        edges = np.arange(len(self.values) + 1, dtype=np.float64) * self.resolution_s
+        return StepFunction(edges, np.nan_to_num(self.values, nan=0.0), 0.0)
+
+    @property
     def cumulative(self) -> FloatArray:
         """F[i] = integral from start to period i's start, in (g/kWh) x s, NaN periods
         counted as 0 (see `integral`); length n + 1."""
-        out = np.zeros(len(self.values) + 1)
-        np.cumsum(np.nan_to_num(self.values, nan=0.0) * self.resolution_s, out=out[1:])
-        return out
+        return self.step_function.cumulative
 
     @cached_property
     def _nan_count(self) -> npt.NDArray[np.int64]:
         out = np.zeros(len(self.values) + 1, dtype=np.int64)
         np.cumsum(np.isnan(self.values), out=out[1:])
         return out
-
-    def _cumulative_at(self, pos: float) -> float:
-        index = min(math.floor(pos), len(self.values) - 1)
-        if index < 0:
-            return 0.0
-        value = 0.0 if math.isnan(self.values[index]) else float(self.values[index])
-        return float(self.cumulative[index]) + (pos - index) * value * self.resolution_s
 
     def with_fallback(self, reason: str) -> IntensitySeries:
         return replace(self, fallback=reason)

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 from gridwait.clock import Clock
 from gridwait.errors import ProviderError
-from gridwait.estimators.emissions import Sample, integrate, shifted
+from gridwait.scheduler.emissions import Sample, integrate, shifted
 from gridwait.grid.base import IntensityProvider
 from gridwait.grid.chain import forecast_known_at
 from gridwait.grid.profile import ProfileProvider, profile_zone
@@ -43,26 +43,36 @@ def facility_samples(samples: Sequence[EnergySample], pue: float) -> list[Sample
 
 
 def intensity_for(
-    provider: IntensityProvider, zone: str, start: datetime, end: datetime
+    provider: IntensityProvider,
+    zone: str,
+    window: tuple[datetime, datetime],
+    planned: IntensitySeries | None = None,
 ) -> Intensity | None:
-    """Actual intensity over [start, end); else the forecast, marked provisional; else the
-    built-in profile, provisional too."""
+    """Actual intensity over the window; where actuals are not out yet (the provider fell
+    back to a stand-in or failed), the forecast the plan used (`planned`, stored), else
+    the provider's forecast now, else the built-in profile: all three provisional."""
+    start, end = window
     try:
         actual = provider.actual(zone, start, end)
-        if actual.covers(start, end):
-            if actual.fallback:
-                return Intensity(actual, f"{actual.source} (fallback: {actual.fallback})", True)
+        if actual.covers(start, end) and not actual.fallback:
             typical = actual.source == "profile"
             source = "profile (typical day, not measured)" if typical else f"actual {actual.source}"
             return Intensity(actual, source, False)
+        fallback = actual if actual.covers(start, end) else None
     except ProviderError as exc:
         log.info("no actual intensity for %s yet: %s", zone, exc)
+        fallback = None
+    if planned is not None and planned.covers(start, end):
+        issued = f" issued {planned.issued_at:%Y-%m-%d %H:%M}" if planned.issued_at else ""
+        return Intensity(planned, f"stored forecast {planned.source}{issued} (provisional)", True)
     try:
         forecast = provider.forecast(zone, start, end)
-        if forecast.covers(start, end):
+        if forecast.covers(start, end) and not forecast.fallback:
             return Intensity(forecast, f"forecast {forecast.source} (provisional)", True)
     except ProviderError as exc:
         log.info("no forecast for %s: %s", zone, exc)
+    if fallback is not None:
+        return Intensity(fallback, f"{fallback.source} (fallback: {fallback.fallback})", True)
     key = profile_zone(zone)
     if key is None:
         return None
@@ -94,9 +104,10 @@ def account(store: Store, provider: IntensityProvider, zone: str, clock: Clock, 
     values: dict[str, object] = {"accounted_at": clock.now()}
     if len(samples) >= 2 and samples[-1][1] > 0:
         start, end = samples[0][0], samples[-1][0]
-        actual = intensity_for(provider, zone, start, max(end, start + timedelta(seconds=1)))
-        emitted = _grams(samples, actual)
         forecast = forecast_known_at(store, provider.name, zone, start, start)
+        window = (start, max(end, start + timedelta(seconds=1)))
+        actual = intensity_for(provider, zone, window, forecast)
+        emitted = _grams(samples, actual)
         if forecast is None or not forecast.covers(start, end):
             try:
                 forecast = provider.forecast(zone, start, end)
@@ -106,9 +117,8 @@ def account(store: Store, provider: IntensityProvider, zone: str, clock: Clock, 
         planned = _grams(samples, Intensity(forecast, "", True)) if forecast is not None else None
         offset = sum((_span(store, r.id or 0) for r in earlier), timedelta(0))
         moved = shifted(samples, job.submitted_at + offset)
-        counter_window = intensity_for(
-            provider, zone, moved[0][0], max(moved[-1][0], moved[0][0] + timedelta(seconds=1))
-        )
+        span = (moved[0][0], max(moved[-1][0], moved[0][0] + timedelta(seconds=1)))
+        counter_window = intensity_for(provider, zone, span)
         counterfactual = _grams(moved, counter_window)
         values.update(
             emissions_g=emitted,

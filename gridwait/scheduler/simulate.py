@@ -28,7 +28,7 @@ import numpy as np
 
 from gridwait.clock import ManualClock
 from gridwait.errors import TraceError
-from gridwait.grid.series import IntensitySeries
+from gridwait.grid.series import IntensitySeries, StepFunction
 from gridwait.grid.trace import Trace, TraceProvider
 from gridwait.scheduler.planner import Placement, PlanJob, PlanOptions, Running, plan
 from gridwait.scheduler.workload import SimJob
@@ -81,21 +81,20 @@ class _State:
 
 
 class _Accountant:
-    """gCO2eq of a constant power over any interval, against the actual trace."""
+    """gCO2eq of a constant power over any interval, against the actual trace (its gaps
+    and anything past its end at its mean), through the one running integral."""
 
     def __init__(self, trace: Trace) -> None:
-        self.start, self.step_s = trace.start, trace.resolution.total_seconds()
-        values = np.nan_to_num(trace.actual, nan=float(np.nanmean(trace.actual)))
-        self.values = values
-        self.cum = np.concatenate(([0.0], np.cumsum(values * self.step_s)))
-
-    def _at(self, when: datetime) -> float:
-        pos = (when - self.start).total_seconds() / self.step_s
-        i = min(max(math.floor(pos), 0), len(self.values) - 1)
-        return float(self.cum[i] + (pos - i) * self.values[i] * self.step_s)
+        self.start = trace.start
+        mean = float(np.nanmean(trace.actual))
+        values = np.nan_to_num(trace.actual, nan=mean)
+        edges = np.arange(len(values) + 1, dtype=np.float64) * trace.resolution.total_seconds()
+        self.intensity = StepFunction(edges, values, mean)
 
     def grams(self, power_w: float, a: datetime, b: datetime) -> float:
-        return power_w * (self._at(b) - self._at(a)) / J_PER_KWH
+        offset = self.start
+        seconds = (a - offset).total_seconds(), (b - offset).total_seconds()
+        return power_w * self.intensity.integral(*seconds) / J_PER_KWH
 
 
 class _TrailingProfile:

@@ -1,37 +1,20 @@
-"""Exact window integrals over piecewise-constant intensity, vectorised.
+"""The greenest window for a job of a given length: what `gridwait forecast` shows.
 
-A job of length L started at s costs the integral of intensity over [s, s + L). With
-intensity constant inside each period, that cost is linear in s between period
-boundaries and boundaries minus L, so the minimum over those candidates is the exact
-minimum over every start time.
-"""
+It is the planner's own answer for one job with no capacity limit (the same merged signal,
+the same exact search over continuous start times, the same tie rule), so the command and
+the planner cannot disagree. Gaps in the forecast are filled with its mean, as the planner
+fills them, and the share of the window so filled is reported."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import numpy as np
-import numpy.typing as npt
+from gridwait.grid.series import IntensitySeries
+from gridwait.scheduler.planner import PlanJob, plan
+from gridwait.units import J_PER_KWH
 
-from gridwait.grid.series import FloatArray, IntensitySeries
-
-
-def cumulative_at(
-    cum: FloatArray, values: FloatArray, step_s: float, pos: FloatArray
-) -> FloatArray:
-    """F at fractional period positions `pos` (0 = series start), F in (g/kWh) x s."""
-    n = len(values)
-    index = np.clip(np.floor(pos).astype(np.int64), 0, n - 1)
-    return cum[index] + (pos - index) * values[index] * step_s
-
-
-def candidate_positions(n: int, length: float, lo: float, hi: float) -> FloatArray:
-    """Period boundaries and boundaries minus `length`, inside [lo, hi], sorted, unique."""
-    bounds = np.arange(n + 1, dtype=np.float64)
-    cand = np.concatenate((bounds, bounds - length, np.array([lo, hi])))
-    cand = cand[(cand >= lo - 1e-9) & (cand <= hi + 1e-9)]
-    return np.unique(np.clip(cand, lo, hi))
+_POWER_W = 1000.0
 
 
 @dataclass(frozen=True)
@@ -40,6 +23,8 @@ class Window:
     end: datetime
     mean_intensity: float
     """gCO2eq/kWh averaged over the window."""
+    fallback_share: float = 0.0
+    """Share of the window's time in a gap of the forecast (filled with its mean)."""
 
 
 def greenest_window(
@@ -48,27 +33,22 @@ def greenest_window(
     earliest: datetime | None = None,
     latest_start: datetime | None = None,
 ) -> Window | None:
-    """The start with the least integral of intensity over `duration`, within the series
-    (ties go to the earliest start); None if the series is shorter than `duration`."""
-    values = series.values
-    if np.isnan(values).any():
-        values = np.where(np.isnan(values), np.inf, values)
-    step = series.resolution_s
-    length = duration.total_seconds() / step
-    lo = max(0.0, series.position(earliest) if earliest else 0.0)
-    hi = len(values) - length
-    if latest_start is not None:
-        hi = min(hi, series.position(latest_start))
-    if hi < lo - 1e-9:
+    """The start with the least integral of intensity over `duration` (ties go to the
+    earliest start), from `earliest` (default: the series' start) to `latest_start`
+    (default: the last start that ends with the series); None if no start is left.
+    Before, after and between the forecast's periods its mean stands in (see the planner).
+    ValueError for a duration that is not positive."""
+    if duration <= timedelta(0):
+        raise ValueError(f"a window needs a positive duration, not {duration}")
+    first = earliest or series.start
+    last = latest_start if latest_start is not None else series.end - duration
+    if last < first - timedelta(microseconds=1) or not series.known():
         return None
-    cum = np.zeros(len(values) + 1)
-    np.cumsum(values * step, out=cum[1:])
-    pos = candidate_positions(len(values), length, lo, hi)
-    costs: npt.NDArray[np.float64] = cumulative_at(cum, values, step, pos + length) - cumulative_at(
-        cum, values, step, pos
-    )
-    best = int(np.argmin(costs))
-    if not np.isfinite(costs[best]):
+    last = max(last, first)
+    job = PlanJob(0, duration.total_seconds(), _POWER_W, 0, first, last + duration)
+    [placement] = plan(first, [job], series, None)
+    if placement.late:
         return None
-    start = series.start + timedelta(seconds=float(pos[best]) * step)
-    return Window(start, start + duration, float(costs[best]) / duration.total_seconds())
+    seconds = duration.total_seconds()
+    mean = placement.forecast_g * J_PER_KWH / (_POWER_W * seconds)
+    return Window(placement.start, placement.end, mean, placement.fallback_share)

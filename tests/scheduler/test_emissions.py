@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gridwait.estimators.emissions import constant_power, integrate, shifted
+from gridwait.scheduler.emissions import constant_power, integrate, shifted
 from gridwait.grid.series import IntensitySeries
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

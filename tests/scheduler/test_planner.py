@@ -10,14 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gridwait.grid.series import IntensitySeries
-from gridwait.scheduler.planner import (
-    PlanJob,
-    PlanOptions,
-    Running,
-    _Timeline,
-    build_signal,
-    plan,
-)
+from gridwait.scheduler.planner import PlanJob, PlanOptions, Running, plan
+from gridwait.scheduler.planner.capacity import Capacity
+from gridwait.scheduler.planner.signal import build_signal
 
 T0 = datetime(2026, 3, 2, tzinfo=UTC)
 H = timedelta(hours=1)
@@ -152,12 +147,14 @@ def test_interruptible_is_not_shredded_below_the_minimum_segment() -> None:
     assert all(b - a >= timedelta(hours=2) for a, b in p.segments) or len(p.segments) == 1
 
 
-def test_build_signal_marks_fallback_slots() -> None:
+def test_build_signal_marks_fallback_pieces() -> None:
     forecast = hourly([100, float("nan"), 300])
     fallback = hourly([250] * 10)
-    values, fb, _ = build_signal(T0, timedelta(minutes=30), 8, forecast, fallback)
-    assert values.tolist() == [100, 100, 250, 250, 300, 300, 250, 250]
-    assert fb.tolist() == [False, False, True, True, False, False, True, True]
+    signal = build_signal(T0, T0 + 4 * H, forecast, fallback)
+    assert signal.intensity.edges.tolist() == [0, 3600, 7200, 10800, 14400]
+    assert signal.intensity.values.tolist() == [100, 250, 300, 250]
+    assert signal.fallback.values.tolist() == [0, 1, 0, 1]
+    assert signal.intensity.tail == 250 and signal.fallback.tail == 1
 
 
 # ---- properties -------------------------------------------------------------------------
@@ -231,11 +228,11 @@ def test_perfect_forecast_free_capacity_never_worse_than_run_now(spec, values) -
 @settings(max_examples=80, deadline=None)
 def test_busy_counts_stay_exact_as_reservations_come_in(takes, queries) -> None:  # type: ignore[no-untyped-def]
     # the planner keeps its busy-slot counts up to date lazily (`take` marks, `busy` recounts)
-    line = _Timeline(T0, 300.0, np.full(24, 100.0), np.zeros(24, bool), np.full(24, 4), 100.0, 4)
+    line = Capacity(300.0, np.full(24, 4, dtype=np.int64), 4)
     for (first, length, gpus), (g, upto) in zip(takes, queries * 2, strict=False):
         line.busy(g, upto)  # count some of it before the reservation
-        held = line.free[first : first + length]  # type: ignore[index]
+        held = line.free[first : first + length]
         line.take(first, first + length, min(gpus, int(held.min())))
         for h in (1, 2, 3):
-            expected = np.concatenate(([0], np.cumsum(line.free < h)))  # type: ignore[operator]
-            assert (line.busy(h, 24) == expected).all()
+            expected = np.concatenate(([0], np.cumsum(line.free < h)))
+            assert (line.busy(h, len(line.free))[: len(expected)] == expected).all()

@@ -1,0 +1,66 @@
+"""What the planner takes and returns: jobs, GPUs already held, options, placements."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+
+@dataclass(frozen=True)
+class PlanJob:
+    id: int
+    duration_s: float
+    """Work left, in domain seconds."""
+    power_w: float
+    """Mean facility power while running, W."""
+    gpus: int
+    earliest: datetime
+    deadline: datetime
+    interruptible: bool = False
+    resuming: bool = False
+    """A suspended job: its first segment also pays the resume overhead."""
+
+    @property
+    def energy_j(self) -> float:
+        return self.power_w * self.duration_s
+
+
+@dataclass(frozen=True)
+class Running:
+    """GPUs held by a job already running, until it is expected to end; or, with a
+    start, a later segment it has been promised (an interruptible job between segments)."""
+
+    gpus: int
+    until: datetime
+    start: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    step: timedelta = timedelta(minutes=5)
+    """GPUs are reserved in whole steps from `now` (floored); interruptible jobs run in
+    whole steps. Start times themselves are continuous."""
+    min_segment: timedelta = timedelta(minutes=30)
+    resume_overhead: timedelta = timedelta(minutes=2)
+
+
+@dataclass(frozen=True)
+class Placement:
+    job_id: int
+    start: datetime
+    end: datetime
+    segments: tuple[tuple[datetime, datetime], ...]
+    forecast_g: float
+    """Emissions of the chosen window(s) under the planning signal, gCO2eq."""
+    run_now_g: float
+    """The same job started at once (at its earliest start) and run straight through."""
+    late: bool = False
+    reason: str | None = None
+    """Why the job is late, or why its window is dirtier than running now."""
+    fallback_share: float = 0.0
+    """Share of the chosen window's time whose intensity came from a fallback."""
+    source: str = ""
+
+    @property
+    def saving_g(self) -> float:
+        return self.run_now_g - self.forecast_g
