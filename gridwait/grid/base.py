@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -40,7 +41,16 @@ def field(item: Any, key: str, where: str, provider: str) -> Any:
     return item[key]
 
 
-def number(value: Any, where: str, provider: str) -> float:
+# The highest carbon intensity a grid can have, in gCO2eq/kWh: the single bound every
+# provider's values are checked against. The dirtiest generation, lignite, emits about
+# 1,200 g/kWh over its life cycle (IPCC AR5 WG3 Annex III puts coal's median at 820); a
+# marginal rate is a plant's, so no higher (a coal unit's MOER of ~2,200 lbs/MWh in
+# WattTime's unit is ~1,000 g/kWh). 5,000 leaves a margin of four: a value above it is a
+# unit or parsing error upstream, not a grid.
+MAX_INTENSITY = 5000.0
+
+
+def number(value: Any, where: str, provider: str, what: str = "value") -> float:
     """A finite, non-negative JSON number (int or float; never a bool or a string)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ProviderDataError(provider, f"{where}: expected a number, got {value!r}")
@@ -48,7 +58,24 @@ def number(value: Any, where: str, provider: str) -> float:
     if not math.isfinite(result):
         raise ProviderDataError(provider, f"{where}: {value!r} is not a finite number")
     if result < 0:
-        raise ProviderDataError(provider, f"{where}: negative intensity {value!r}")
+        raise ProviderDataError(provider, f"{where}: negative {what} {value!r}")
+    return result
+
+
+def intensity(
+    value: Any, where: str, provider: str, at: datetime, to_g_per_kwh: float = 1.0
+) -> float:
+    """A physically possible intensity in gCO2eq/kWh, for the period starting `at`: a JSON
+    number in the provider's unit (`to_g_per_kwh` converts it) within 0 .. MAX_INTENSITY."""
+    here = f"{where} at {at.isoformat()}"
+    result = number(value, here, provider, "intensity") * to_g_per_kwh
+    if result > MAX_INTENSITY:
+        converted = "" if to_g_per_kwh == 1.0 else f" (= {result:.6g} gCO2eq/kWh)"
+        raise ProviderDataError(
+            provider,
+            f"{here}: intensity {value!r}{converted} is not physically possible"
+            f" (above {MAX_INTENSITY:g} gCO2eq/kWh)",
+        )
     return result
 
 
@@ -71,27 +98,35 @@ def items(value: Any, where: str, provider: str) -> Sequence[Any]:
     return value
 
 
+@dataclass(frozen=True)
+class Asked:
+    """What a provider method was asked for: `kind` intensity of `zone` over [start, end)."""
+
+    zone: str
+    kind: Kind
+    start: datetime
+    end: datetime
+
+
 def build_series(
     provider: str,
-    times: Sequence[datetime],
-    values: Sequence[float],
-    *,
-    zone: str,
     signal: Signal,
-    kind: Kind,
-    start: datetime,
-    end: datetime,
+    points: Sequence[tuple[datetime, float]],
+    asked: Asked,
+    *,
     resolution: timedelta | None = None,
     issued_at: datetime | None = None,
     note: str | None = None,
 ) -> IntensitySeries:
-    """Validate the points and keep the periods overlapping [start, end)."""
-    if not times:
+    """Validate the (period start, gCO2eq/kWh) points and keep the periods overlapping the
+    range asked for."""
+    zone, kind = asked.zone, asked.kind
+    if not points:
         raise ProviderNoData(provider, f"no {kind} data for {zone}")
     try:
         series = from_points(
-            times,
-            values,
+            [when for when, _ in points],
+            [value for _, value in points],
             zone=zone,
             source=provider,
             signal=signal,
@@ -102,13 +137,13 @@ def build_series(
         )
     except SeriesError as exc:
         raise ProviderDataError(provider, f"{kind} for {zone}: {exc}") from None
-    if series.end <= start or series.start >= end:
+    if series.end <= asked.start or series.start >= asked.end:
         raise ProviderNoData(
             provider,
             f"{kind} for {zone} covers {series.start.isoformat()} to {series.end.isoformat()},"
-            f" not the requested {start.isoformat()} to {end.isoformat()}",
+            f" not the requested {asked.start.isoformat()} to {asked.end.isoformat()}",
         )
-    return series.slice(start, end)
+    return series.slice(asked.start, asked.end)
 
 
 def chunks(start: datetime, end: datetime, size: timedelta) -> list[tuple[datetime, datetime]]:

@@ -13,17 +13,18 @@ from typing import Any
 
 from gridwait.clock import Clock
 from gridwait.grid.base import (
+    Asked,
     IntensityProvider,
     build_series,
     chunks,
     field,
+    intensity,
     items,
     merge_chunks,
-    number,
     timestamp,
 )
 from gridwait.grid.http import HttpClient
-from gridwait.grid.series import IntensitySeries, Kind
+from gridwait.grid.series import IntensitySeries
 
 NAME = "electricitymaps"
 PAST_RANGE_MAX = timedelta(hours=240)
@@ -60,7 +61,7 @@ class ElectricityMapsProvider(IntensityProvider):
         updated = body.get("updatedAt") if isinstance(body, dict) else None
         issued = timestamp(updated, "forecast.updatedAt", NAME) if updated else self.clock.now()
         note = None if updated else "issue time is the fetch time (no updatedAt in the answer)"
-        return self._series(body, points, zone, "forecast", start, end, issued, note)
+        return self._series(body, points, Asked(zone, "forecast", start, end), issued, note)
 
     def actual(self, zone: str, start: datetime, end: datetime) -> IntensitySeries:
         now = self.clock.now()
@@ -69,7 +70,7 @@ class ElectricityMapsProvider(IntensityProvider):
                 "carbon-intensity/history", zone, emissionFactorType=self.emission_factor_type
             )
             points = items(field(body, "history", "history", NAME), "history", NAME)
-            return self._series(body, points, zone, "actual", start, end)
+            return self._series(body, points, Asked(zone, "actual", start, end))
         parts, body = [], {}
         for lo, hi in chunks(start, end, PAST_RANGE_MAX):
             body = self._get(
@@ -80,14 +81,15 @@ class ElectricityMapsProvider(IntensityProvider):
                 emissionFactorType=self.emission_factor_type,
             )
             parts.append(items(field(body, "data", "past-range", NAME), "past-range.data", NAME))
-        return self._series(body, merge_chunks(parts, "datetime"), zone, "actual", start, end)
+        asked = Asked(zone, "actual", start, end)
+        return self._series(body, merge_chunks(parts, "datetime"), asked)
 
     def latest(self, zone: str) -> IntensitySeries:
         body = self._get(
             "carbon-intensity/latest", zone, emissionFactorType=self.emission_factor_type
         )
         when = timestamp(field(body, "datetime", "latest", NAME), "latest.datetime", NAME)
-        return self._series(body, [body], zone, "actual", when, when + timedelta(hours=1))
+        return self._series(body, [body], Asked(zone, "actual", when, when + timedelta(hours=1)))
 
     def _get(self, path: str, zone: str, **params: Any) -> Any:
         query = {"zone": zone, "disableCallerLookup": "true", **params}
@@ -96,33 +98,23 @@ class ElectricityMapsProvider(IntensityProvider):
     def _series(
         self,
         body: Any,
-        points: list[Any] | Any,
-        zone: str,
-        kind: Kind,
-        start: datetime,
-        end: datetime,
+        entries: list[Any] | Any,
+        asked: Asked,
         issued: datetime | None = None,
         note: str | None = None,
     ) -> IntensitySeries:
-        times, values = [], []
-        for i, item in enumerate(points):
-            where = f"{kind}[{i}]"
-            times.append(timestamp(field(item, "datetime", where, NAME), f"{where}.datetime", NAME))
-            values.append(
-                number(
-                    field(item, "carbonIntensity", where, NAME), f"{where}.carbonIntensity", NAME
-                )
-            )
+        points = []
+        for i, item in enumerate(entries):
+            where = f"{asked.kind}[{i}]"
+            when = timestamp(field(item, "datetime", where, NAME), f"{where}.datetime", NAME)
+            value = field(item, "carbonIntensity", where, NAME)
+            points.append((when, intensity(value, f"{where}.carbonIntensity", NAME, when)))
         return build_series(
             NAME,
-            times,
-            values,
-            zone=zone,
-            signal="average",
-            kind=kind,
-            start=start,
-            end=end,
-            resolution=_resolution(body, times),
+            "average",
+            points,
+            asked,
+            resolution=_resolution(body, [when for when, _ in points]),
             issued_at=issued,
             note=note,
         )

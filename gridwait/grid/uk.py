@@ -15,17 +15,18 @@ from typing import Any
 from gridwait.clock import Clock
 from gridwait.errors import ProviderDataError, ProviderNoData
 from gridwait.grid.base import (
+    Asked,
     IntensityProvider,
     build_series,
     chunks,
     field,
+    intensity,
     items,
     merge_chunks,
-    number,
     timestamp,
 )
 from gridwait.grid.http import HttpClient
-from gridwait.grid.series import IntensitySeries, Kind
+from gridwait.grid.series import IntensitySeries
 
 NAME = "uk"
 HALF_HOUR = timedelta(minutes=30)
@@ -50,10 +51,7 @@ class UKProvider(IntensityProvider):
         issued = self.clock.now()
         return self._series(
             _periods(body),
-            zone,
-            "forecast",
-            start,
-            end,
+            Asked(zone, "forecast", start, end),
             issued,
             "issue time is the fetch time (NESO revises forecasts every half hour)",
         )
@@ -67,45 +65,32 @@ class UKProvider(IntensityProvider):
         ]
         periods = merge_chunks(parts, "from")
         note = REGIONAL_ACTUAL_NOTE if suffix else None
-        return self._series(periods, zone, "actual", start, end, None, note, regional=bool(suffix))
+        asked = Asked(zone, "actual", start, end)
+        return self._series(periods, asked, None, note, regional=bool(suffix))
 
     def _series(
         self,
         periods: list[Any],
-        zone: str,
-        kind: Kind,
-        start: datetime,
-        end: datetime,
+        asked: Asked,
         issued: datetime | None,
         note: str | None,
         regional: bool = False,
     ) -> IntensitySeries:
-        key = "actual" if kind == "actual" and not regional else "forecast"
-        times, values = [], []
+        key = "actual" if asked.kind == "actual" and not regional else "forecast"
+        points = []
         for i, item in enumerate(periods):
             where = f"data[{i}]"
-            intensity = field(item, "intensity", where, NAME)
-            value = intensity.get(key) if isinstance(intensity, dict) else None
+            reading = field(item, "intensity", where, NAME)
+            value = reading.get(key) if isinstance(reading, dict) else None
             if value is None and key == "actual":
                 continue  # not published yet: a gap, not an error
-            times.append(timestamp(field(item, "from", where, NAME), f"{where}.from", NAME))
-            values.append(
-                number(field(intensity, key, where, NAME), f"{where}.intensity.{key}", NAME)
-            )
-        if not times:
-            raise ProviderNoData(NAME, f"no {kind} intensity for {zone} in the answer")
+            when = timestamp(field(item, "from", where, NAME), f"{where}.from", NAME)
+            value = field(reading, key, where, NAME)
+            points.append((when, intensity(value, f"{where}.intensity.{key}", NAME, when)))
+        if not points:
+            raise ProviderNoData(NAME, f"no {asked.kind} intensity for {asked.zone} in the answer")
         return build_series(
-            NAME,
-            times,
-            values,
-            zone=zone,
-            signal="average",
-            kind=kind,
-            start=start,
-            end=end,
-            resolution=HALF_HOUR,
-            issued_at=issued,
-            note=note,
+            NAME, "average", points, asked, resolution=HALF_HOUR, issued_at=issued, note=note
         )
 
 

@@ -15,10 +15,12 @@ from typing import Any
 from gridwait.clock import Clock
 from gridwait.errors import ProviderAuthError, ProviderDataError
 from gridwait.grid.base import (
+    Asked,
     IntensityProvider,
     build_series,
     chunks,
     field,
+    intensity,
     items,
     number,
     timestamp,
@@ -136,23 +138,14 @@ class WattTimeProvider(IntensityProvider):
             )
         period = meta.get("data_point_period_seconds", 300)
         resolution = timedelta(seconds=number(period, "meta.data_point_period_seconds", NAME))
-        times, values = [], []
+        points = []
         for i, item in enumerate(items(field(body, "data", kind, NAME), "data", NAME)):
             where = f"data[{i}]"
-            times.append(
-                timestamp(field(item, "point_time", where, NAME), f"{where}.point_time", NAME)
-            )
-            lbs = number(field(item, "value", where, NAME), f"{where}.value", NAME)
-            values.append(lbs * G_PER_KWH_PER_LB_PER_MWH)
+            when = timestamp(field(item, "point_time", where, NAME), f"{where}.point_time", NAME)
+            lbs = field(item, "value", where, NAME)
+            grams = intensity(lbs, f"{where}.value", NAME, when, G_PER_KWH_PER_LB_PER_MWH)
+            points.append((when, grams))
+        asked = Asked(zone, kind, start, end)
         return build_series(
-            NAME,
-            times,
-            values,
-            zone=zone,
-            signal="marginal",
-            kind=kind,
-            start=start,
-            end=end,
-            resolution=resolution,
-            issued_at=issued,
+            NAME, "marginal", points, asked, resolution=resolution, issued_at=issued
         )

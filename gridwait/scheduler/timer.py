@@ -1,14 +1,18 @@
 """APScheduler 3, behind one small adapter: the service's timer and nothing more.
 
 Its job store lives in memory and is rebuilt from the database at start-up; the
-database is the truth. All timer jobs run in one thread, one at a time, so the service
-never races itself. Times are domain times (`Clock.now()`); on a simulated clock they
+database is the truth. Times are domain times (`Clock.now()`); on a simulated clock they
 are turned into the real times APScheduler waits for.
 
-Shutting down waits for the job in flight first and only then stops APScheduler:
-APScheduler's own `shutdown(wait=True)` holds its job-store lock while it waits, and a
-job that touches the timer (re-planning reschedules starts) would wait for that lock
-forever.
+Jobs run in two lanes, each one thread: `default` (dispatching, following and cancelling
+runs) and `network` (provider calls, which may take up to their deadline). Jobs of one
+lane run one at a time, so a lane never races itself; a slow network job never delays a
+default one. Whatever two jobs of different lanes share, they must guard themselves.
+
+Shutting down waits for the jobs in flight in both lanes first and only then stops
+APScheduler: APScheduler's own `shutdown(wait=True)` holds its job-store lock while it
+waits, and a job that touches the timer (re-planning reschedules starts) would wait for
+that lock forever.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Literal, get_args
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
@@ -26,13 +31,15 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from gridwait.clock import Clock
 
 log = logging.getLogger(__name__)
+Lane = Literal["default", "network"]
+LANES: tuple[Lane, ...] = get_args(Lane)
 
 
 class Timer:
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
         self._scheduler = BackgroundScheduler(
-            executors={"default": ThreadPoolExecutor(max_workers=1)},
+            executors={lane: ThreadPoolExecutor(max_workers=1) for lane in LANES},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
             timezone="UTC",
         )
@@ -44,6 +51,7 @@ class Timer:
         self._scheduler.start()
 
     def shutdown(self, wait_s: float = 600.0) -> None:
+        """Wait (at most `wait_s`) for the jobs in flight in every lane, run no more, stop."""
         with self._state:
             self._closing = True
             self._state.wait_for(lambda: self._busy == 0, timeout=wait_s)
@@ -70,8 +78,10 @@ class Timer:
 
         return run
 
-    def every(self, name: str, domain_seconds: float, action: Callable[[], None]) -> None:
-        """Run `action` every `domain_seconds` of domain time (first run at once)."""
+    def every(
+        self, name: str, domain_seconds: float, action: Callable[[], None], lane: Lane = "default"
+    ) -> None:
+        """Run `action` every `domain_seconds` of domain time in `lane` (first run at once)."""
         real = max(0.05, domain_seconds / self.clock.factor)
         self._scheduler.add_job(
             self._guarded(action),
@@ -80,14 +90,22 @@ class Timer:
             id=name,
             replace_existing=True,
             next_run_time=self.clock.real_now(),
+            executor=_checked(lane),
         )
 
-    def at(self, name: str, when: datetime, action: Callable[[], None]) -> None:
-        """Run `action` once at domain time `when` (at once if it has passed)."""
+    def at(
+        self, name: str, when: datetime, action: Callable[[], None], lane: Lane = "default"
+    ) -> None:
+        """Run `action` once at domain time `when` in `lane` (at once if it has passed)."""
         ahead = (when - self.clock.now()) / self.clock.factor
         run_date = self.clock.real_now() + max(ahead, timedelta(0))
         self._scheduler.add_job(
-            self._guarded(action), "date", run_date=run_date, id=name, replace_existing=True
+            self._guarded(action),
+            "date",
+            run_date=run_date,
+            id=name,
+            replace_existing=True,
+            executor=_checked(lane),
         )
 
     def cancel(self, name: str) -> None:
@@ -97,3 +115,10 @@ class Timer:
 
     def names(self) -> set[str]:
         return {job.id for job in self._scheduler.get_jobs()}
+
+
+def _checked(lane: str) -> str:
+    # APScheduler would only log a failed executor lookup when the job comes due
+    if lane not in LANES:
+        raise ValueError(f"timer: unknown lane {lane!r}; expected one of {', '.join(LANES)}")
+    return lane

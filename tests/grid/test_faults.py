@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 import socket
 import time
 from datetime import UTC, datetime, timedelta
@@ -25,8 +26,10 @@ from gridwait.errors import (
     ProviderUnavailable,
 )
 from gridwait.grid.electricitymaps import ElectricityMapsProvider
-from gridwait.grid.http import HttpClient
-from tests.grid.conftest import built_em_forecast_72h, em_time
+from gridwait.grid.http import HttpClient, HttpPolicy
+from gridwait.grid.uk import UKProvider
+from gridwait.grid.watttime import WattTimeProvider
+from tests.grid.conftest import built_em_forecast_72h, built_watttime_forecast, em_time
 
 T0 = datetime(2024, 3, 6, 19, tzinfo=UTC)
 PATH = "/v3/carbon-intensity/forecast"
@@ -44,9 +47,8 @@ def provider(
     client = HttpClient(
         "electricitymaps",
         url,
-        timeout_s=timeout,
-        retries=retries,
         sleep=sleeps,
+        policy=HttpPolicy(timeout_s=timeout, retries=retries),
         rng=random.Random(1),
     )
     return ElectricityMapsProvider(client, TOKEN, ManualClock(T0))
@@ -61,8 +63,12 @@ def good() -> dict[str, Any]:
 
 
 def test_server_that_hangs_past_the_timeout() -> None:
+    def hang(request: Request) -> Response:
+        time.sleep(1.0)
+        return Response("{}")
+
     server = HTTPServer(threaded=True)  # its own server: the hung handlers finish after the test
-    server.expect_request(PATH).respond_with_handler(lambda r: (time.sleep(1.0), Response("{}"))[1])
+    server.expect_request(PATH).respond_with_handler(hang)
     server.start()
     try:
         sleeps = Sleeps()
@@ -166,6 +172,17 @@ BAD_PAYLOADS: list[tuple[str, bytes, str]] = [
         "NaN as a string",
         json.dumps({"forecast": [{"carbonIntensity": "NaN", "datetime": em_time(T0)}]}).encode(),
         "expected a number",
+    ),
+    (
+        "value of 1e308",
+        json.dumps({"forecast": [{"carbonIntensity": 1e308, "datetime": em_time(T0)}]}).encode(),
+        r"forecast\[0\].carbonIntensity at 2024-03-06T19:00:00\+00:00: intensity 1e\+308 is not"
+        r" physically possible",
+    ),
+    (
+        "value overflowing to infinity",
+        b'{"forecast": [{"carbonIntensity": 1e999, "datetime": "2024-03-06T19:00:00.000Z"}]}',
+        "inf is not a finite number",
     ),
     (
         "value as a string",
@@ -274,3 +291,75 @@ def test_token_never_leaks(httpserver: HTTPServer, caplog: pytest.LogCaptureFixt
     assert seen[0].headers["auth-token"] == TOKEN  # it was sent...
     assert TOKEN not in str(info.value)  # ...but never shown
     assert TOKEN not in caplog.text
+
+
+def test_the_old_keyword_signature_still_builds_a_policy() -> None:
+    client = HttpClient("uk", "http://x", timeout_s=3, retries=1, sleep=Sleeps())
+    assert client.policy == HttpPolicy(timeout_s=3, retries=1)
+    assert client.policy.total_s == 3 * 2 + 1.5 * 0.5  # two reads and the longest backoff
+    with pytest.raises(TypeError, match="not both"):
+        HttpClient("uk", "http://x", sleep=Sleeps(), policy=HttpPolicy(), retries=1)
+
+
+UK_START = datetime(2017, 10, 1, 11, 30, tzinfo=UTC)
+
+
+def _uk_periods(value: float) -> dict[str, Any]:
+    periods = []
+    for i in range(4):
+        begin = UK_START + timedelta(minutes=30 * i)
+        periods.append(
+            {
+                "from": begin.strftime("%Y-%m-%dT%H:%MZ"),
+                "to": (begin + timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%MZ"),
+                "intensity": {"forecast": value if i == 1 else 200, "actual": None},
+            }
+        )
+    return {"data": periods}
+
+
+@pytest.mark.parametrize(("value", "ok"), [(5000.0, True), (5000.1, False), (1e308, False)])
+def test_uk_intensities_are_bounded(httpserver: HTTPServer, value: float, ok: bool) -> None:
+    httpserver.expect_request("/intensity/2017-10-01T11:30Z/fw48h").respond_with_json(
+        _uk_periods(value)
+    )
+    client = HttpClient("uk", httpserver.url_for(""), sleep=Sleeps(), policy=HttpPolicy())
+    uk = UKProvider(client, ManualClock(UK_START))
+    if ok:
+        assert max(uk.forecast("national", UK_START, UK_START + timedelta(hours=2)).values) == value
+        return
+    with pytest.raises(
+        ProviderDataError,
+        match=rf"^uk: data\[1\].intensity.forecast at 2017-10-01T12:00:00\+00:00: intensity"
+        rf" {re.escape(repr(value))} is not physically possible",
+    ):
+        uk.forecast("national", UK_START, UK_START + timedelta(hours=2))
+
+
+@pytest.mark.parametrize(
+    ("lbs", "error"),
+    [
+        (11000.0, None),  # 4,989.5 g/kWh: the bound applies to the converted value
+        (11050.0, r"intensity 11050.0 \(= 5012.2 gCO2eq/kWh\) is not physically possible"),
+        (1e308, r"intensity 1e\+308 \(= 4.53592e\+307 gCO2eq/kWh\) is not physically possible"),
+    ],
+)
+def test_watttime_intensities_are_bounded_in_g_per_kwh(
+    httpserver: HTTPServer, lbs: float, error: str | None
+) -> None:
+    start = datetime(2022, 7, 15, tzinfo=UTC)
+    body = built_watttime_forecast(start)
+    body["data"][3]["value"] = lbs
+    httpserver.expect_request("/login").respond_with_json({"token": "jwt"})
+    httpserver.expect_request("/v3/forecast").respond_with_json(body)
+    client = HttpClient("watttime", httpserver.url_for(""), sleep=Sleeps(), policy=HttpPolicy())
+    watttime = WattTimeProvider(client, "user", "pw", ManualClock(start))
+    if error is None:
+        series = watttime.forecast("CAISO_NORTH", start, start + timedelta(hours=1))
+        assert max(series.values) == pytest.approx(11000 * 0.45359237)
+        return
+    with pytest.raises(
+        ProviderDataError,
+        match=r"^watttime: data\[3\].value at 2022-07-15T00:15:00\+00:00: " + error,
+    ):
+        watttime.forecast("CAISO_NORTH", start, start + timedelta(hours=1))
