@@ -131,6 +131,10 @@ class ManualClock:
         return self._now
 
 
+MAX_FACTOR = 1e6
+"""A simulated week passes in 0.6 s: faster and a single poll outruns the horizon."""
+
+
 def parse_clock(spec: str, base: Clock | None = None) -> Clock:
     """`system`, `sim:FACTOR` (starting now), or `sim:FACTOR@ORIGIN[@WALL]` as `describe` writes."""
     if spec in ("", "system"):
@@ -144,6 +148,10 @@ def parse_clock(spec: str, base: Clock | None = None) -> Clock:
         wall = float(parts[2]) if len(parts) > 2 else None
     except ValueError as exc:
         raise ConfigError(f"clock: cannot read {spec!r}: {exc}") from None
+    if not 0 < factor <= MAX_FACTOR:  # also refuses nan and inf
+        raise ConfigError(
+            f"clock: the factor must be above 0 and at most {MAX_FACTOR:g}, got {parts[0]!r}"
+        )
     if origin is not None and origin.tzinfo is None:
         raise ConfigError(f"clock: origin in {spec!r} needs a UTC offset")
     start = origin if origin is not None else (base or SystemClock()).now()

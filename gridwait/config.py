@@ -11,13 +11,16 @@ tables map to `GRIDWAIT_<TABLE>__<KEY>` variables (e.g. `GRIDWAIT_GRID__ZONE=GB`
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings.exceptions import SettingsError
 
 from gridwait.errors import ConfigError
 
@@ -25,7 +28,8 @@ ProviderName = Literal["electricitymaps", "uk", "watttime", "trace", "profile"]
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # inf and nan are never a setting: pue = inf would make every job infinitely dirty
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class GridSettings(_Section):
@@ -39,43 +43,44 @@ class GridSettings(_Section):
     value_column: str | None = None
     trace_align: Literal["none", "now"] = "none"
     """`now` replays the trace shifted by whole weeks so that it covers the present."""
-    seed: int = 0
-    horizon_hours: float = Field(72.0, gt=0)
+    seed: int = Field(0, ge=0, le=2**32 - 1)
+    horizon_hours: float = Field(72.0, gt=0, le=24 * 31)
     emission_factor_type: Literal["lifecycle", "direct"] = "lifecycle"
-    cache_ttl_minutes: float = Field(30.0, ge=0)
-    fallback_max_age_hours: float = Field(24.0, ge=0)
+    cache_ttl_minutes: float = Field(30.0, ge=0, le=24 * 60)
+    fallback_max_age_hours: float = Field(24.0, ge=0, le=24 * 31)
     """A cached forecast this fresh may stand in when the provider fails."""
-    timeout_s: float = Field(10.0, gt=0)
-    retries: int = Field(3, ge=0)
-    max_retry_after_s: float = Field(120.0, ge=0)
+    timeout_s: float = Field(10.0, gt=0, le=600)
+    retries: int = Field(3, ge=0, le=20)
+    max_retry_after_s: float = Field(120.0, ge=0, le=3600)
 
 
 class SchedulerSettings(_Section):
-    gpus: int = Field(1, ge=0)
+    gpus: int = Field(1, ge=0, le=4096)
     """GPUs this box lends to gridwait (capacity). 0 runs CPU jobs only."""
-    cpu_slots: int = Field(1, ge=1)
+    cpu_slots: int = Field(1, ge=1, le=1024)
     """CPU-only jobs (gpus = 0) that may run at once; each gets cores / cpu_slots threads."""
-    poll_minutes: float = Field(30.0, gt=0)
-    step_minutes: float = Field(5.0, gt=0)
-    """Granularity of candidate start times."""
-    min_segment_minutes: float = Field(30.0, ge=0)
-    resume_overhead_minutes: float = Field(2.0, ge=0)
-    lease_seconds: float = Field(60.0, gt=0)
+    poll_minutes: float = Field(30.0, ge=0.1, le=24 * 60)
+    step_minutes: float = Field(5.0, ge=1, le=24 * 60)
+    """Granularity of capacity and of candidate start times (the plan's cost is exact
+    whatever the step; a finer step only costs planning time)."""
+    min_segment_minutes: float = Field(30.0, ge=0, le=7 * 24 * 60)
+    resume_overhead_minutes: float = Field(2.0, ge=0, le=24 * 60)
+    lease_seconds: float = Field(60.0, gt=0, le=24 * 3600)
     """Real seconds a claimed run stays ours without a heartbeat."""
-    tick_seconds: float = Field(1.0, gt=0)
-    max_retries: int = Field(1, ge=0)
+    tick_seconds: float = Field(1.0, ge=0.05, le=3600)
+    max_retries: int = Field(1, ge=0, le=100)
     """Default times a run lost to a crash is re-queued."""
 
 
 class EnergySettings(_Section):
-    pue: float = Field(1.0, ge=1.0)
+    pue: float = Field(1.0, ge=1.0, le=5.0)
     """Facility energy / IT energy. 1.0 = no facility overhead known (a lab box)."""
-    cpu_watts_per_core: float = Field(10.0, gt=0)
+    cpu_watts_per_core: float = Field(10.0, gt=0, le=1000)
     """Estimated CPU power per busy core: a mid-range server core's share of TDP
     (a 150 W, 16-core Xeon is about 9.4 W per core)."""
-    ram_watts_per_gb: float = Field(0.3725, ge=0)
+    ram_watts_per_gb: float = Field(0.3725, ge=0, le=100)
     """Green Algorithms' memory power (Lannelongue et al. 2021), W per GB in use."""
-    sample_seconds: float = Field(5.0, gt=0)
+    sample_seconds: float = Field(5.0, ge=0.05, le=3600)
     hardware: str | None = None
     """Hardware name from the estimator's table, overriding detection."""
 
@@ -100,6 +105,14 @@ class Settings(BaseSettings):
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     energy: EnergySettings = Field(default_factory=EnergySettings)
 
+    @field_validator("electricitymaps_url", "uk_url", "watttime_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{value!r} is not an http(s) URL such as https://host/path")
+        return value
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -116,6 +129,10 @@ class Settings(BaseSettings):
     def work_dir(self) -> Path:
         return self.log_dir or self.db.parent / "runs"
 
+    def job_dir(self, job_id: int) -> Path:
+        """A job's folder: its run logs, checkpoints and trained model."""
+        return self.work_dir / f"job-{job_id}"
+
     def masked(self) -> dict[str, Any]:
         """The effective settings as plain JSON values, secrets replaced by stars."""
         return self.model_dump(mode="json")
@@ -129,23 +146,58 @@ def config_path(environ: dict[str, str] | None = None) -> Path:
 
 
 def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
-    """Read the TOML file (if it exists) and the environment; raise ConfigError on mistakes."""
+    """Read the TOML file (if it exists) and the environment; raise ConfigError on mistakes.
+
+    A file named explicitly (`path`, or $GRIDWAIT_CONFIG) must exist; the default one may
+    not. A mistake is blamed on where it is: the file, or the GRIDWAIT_* variable."""
+    named = path is not None or bool(os.environ.get("GRIDWAIT_CONFIG"))
     file = path or config_path()
     data: dict[str, Any] = {}
-    if file.exists():
-        try:
-            data = tomllib.loads(file.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"config {file}: not valid TOML: {exc}") from None
-    elif path is not None:
-        raise ConfigError(f"config {file}: no such file")
+    if file.exists() or named:
+        data = read_toml(file, f"config {file}")
     try:
         settings = Settings(**data)
     except ValidationError as exc:
-        raise ConfigError(f"config {file}: {describe_validation(exc)}") from None
+        raise ConfigError(f"{_blame(exc, file)}: {describe_validation(exc)}") from None
+    except SettingsError as exc:  # a GRIDWAIT_* variable that is not valid JSON
+        raise ConfigError(f"environment: {_env_problem(exc)}") from None
     if overrides:
         settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
     return settings
+
+
+def read_toml(file: Path, what: str) -> dict[str, Any]:
+    """A TOML file as a dict, or ConfigError naming `what` and the problem."""
+    try:
+        text = file.read_text(encoding="utf-8-sig")  # a BOM (as Windows editors write) is fine
+    except FileNotFoundError:
+        raise ConfigError(f"{what}: no such file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{what}: is a folder, not a TOML file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{what}: cannot read it ({exc})") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{what}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{what}: nested too deeply to be a settings file") from None
+
+
+def _blame(exc: ValidationError, file: Path) -> str:
+    """The GRIDWAIT_* variable that set the first invalid field, else the file."""
+    loc = [str(p) for p in exc.errors()[0]["loc"]]
+    for depth in range(len(loc), 0, -1):
+        name = "GRIDWAIT_" + "__".join(loc[:depth]).upper()
+        if name in os.environ:
+            return f"environment {name}"
+    return f"config {file}"
+
+
+def _env_problem(exc: SettingsError) -> str:
+    match = re.search(r'field "(\w+)"', str(exc))
+    name = f"GRIDWAIT_{match.group(1).upper()}" if match else "a GRIDWAIT_* variable"
+    return f"{name} is not valid JSON (nested settings are JSON objects, or use {name}__KEY)"
 
 
 def describe_validation(exc: ValidationError) -> str:

@@ -15,6 +15,9 @@ J_PER_KWH = 3.6e6
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(w|d|h|m|min|s)", re.IGNORECASE)
 _DURATION_SECONDS = {"w": 604800.0, "d": 86400.0, "h": 3600.0, "m": 60.0, "min": 60.0, "s": 1.0}
+MAX_DURATION_S = 10 * 366 * 86400.0
+"""No deadline, job or window is meaningfully longer than ten years."""
+_DURATION_LIKE = re.compile(r"^\s*\d[\d.\s]*(w|d|h|m|min|s)", re.IGNORECASE)
 _MASS = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(g|kg|t)?\s*$", re.IGNORECASE)
 _MASS_GRAMS = {"g": 1.0, "kg": 1e3, "t": 1e6}
 
@@ -34,15 +37,9 @@ def parse_duration(text: str) -> timedelta:
         raise ValueError(f"{text!r} is not a duration such as 36h, 90m or 1h30m")
     if total <= 0:
         raise ValueError(f"duration {text!r} must be positive")
+    if total > MAX_DURATION_S:
+        raise ValueError(f"duration {text!r} is over {MAX_DURATION_S // 86400:.0f} days")
     return timedelta(seconds=total)
-
-
-def looks_like_duration(text: str) -> bool:
-    try:
-        parse_duration(text)
-    except ValueError:
-        return False
-    return True
 
 
 def parse_instant(text: str) -> datetime:
@@ -53,14 +50,24 @@ def parse_instant(text: str) -> datetime:
         raise ValueError(f"{text!r} is not an ISO 8601 time") from None
     if value.tzinfo is None:
         raise ValueError(f"{text!r} has no UTC offset (write e.g. 2026-05-01T09:00+02:00 or ...Z)")
-    return as_utc(value)
+    try:
+        return as_utc(value)
+    except OverflowError:
+        raise ValueError(f"{text!r} is out of range in UTC") from None
 
 
 def parse_when(text: str, now: datetime) -> datetime:
     """A deadline-like value: an ISO time with offset, or a duration from `now`."""
-    if looks_like_duration(text):
+    if _DURATION_LIKE.match(text):
         return now + parse_duration(text)
-    return parse_instant(text)
+    try:
+        return parse_instant(text)
+    except ValueError as exc:
+        if "offset" in str(exc) or "range" in str(exc):
+            raise
+        raise ValueError(
+            f"{text!r} is neither a duration such as 36h nor an ISO 8601 time"
+        ) from None
 
 
 def parse_mass_g(text: str) -> float:
@@ -103,6 +110,11 @@ def format_energy(joules: float | None) -> str:
     if value >= 1e-3:
         return f"{value * 1e3:.1f} Wh"
     return f"{joules:.0f} J"
+
+
+def format_kwh(value: float | None) -> str:
+    """An energy given in kWh (as views carry it), printed as format_energy does."""
+    return "-" if value is None else format_energy(value * J_PER_KWH)
 
 
 def format_duration(seconds: float | None) -> str:

@@ -39,8 +39,10 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     ):
         monkeypatch.delenv(name, raising=False)
     db = tmp_path / "gridwait.db"
+    settings = tmp_path / "gridwait.toml"
+    settings.touch()  # a GRIDWAIT_CONFIG naming a missing file is refused
     monkeypatch.setenv("GRIDWAIT_DB", str(db))
-    monkeypatch.setenv("GRIDWAIT_CONFIG", str(tmp_path / "gridwait.toml"))
+    monkeypatch.setenv("GRIDWAIT_CONFIG", str(settings))
     return db
 
 

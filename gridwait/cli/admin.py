@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
 
 from gridwait.cli.context import JsonFlag, app_context, emit_json, note, out
-from gridwait.config import config_path
+from gridwait.config import Settings, config_path
+from gridwait.errors import ConfigError
 
 CONFIG_TEMPLATE = """\
 # gridwait settings. Environment variables GRIDWAIT_* override these
@@ -46,8 +48,16 @@ def init(
     if path.exists() and not force:
         note(f"settings: {path} (kept; --force rewrites it)")
     else:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(CONFIG_TEMPLATE.format(db=app.settings.db), encoding="utf-8")
+        db = (
+            app.db
+            or os.environ.get("GRIDWAIT_DB")
+            or Settings.model_fields["db"].get_default(call_default_factory=True)
+        )
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(CONFIG_TEMPLATE.format(db=db), encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"settings: cannot write {path}: {exc.strerror}") from None
         note(f"settings: wrote {path}")
     app.store()
     note(f"database: {app.settings.db}")

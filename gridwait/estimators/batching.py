@@ -84,13 +84,22 @@ def batch_width(lengths: IntArray, batch: IntArray, policy: Policy, max_length: 
     return max_length if policy == "max" else int(lengths[batch].max())
 
 
+EXACT_EPOCHS = 4
+"""Epochs counted exactly; the padding of later ones varies by well under 1 % (shuffles)."""
+
+
 def count_tokens(
     lengths: IntArray, batch_size: int, policy: Policy, seed: int, epochs: int, max_length: int
 ) -> TokenCount:
-    """Real and padded tokens under `policy`, vectorised (1 M examples: well under 1 s)."""
+    """Real and padded tokens under `policy`, vectorised (1 M examples: well under 1 s).
+
+    The first EXACT_EPOCHS epochs are counted batch by batch (each epoch's shuffle pads
+    differently); further epochs are their mean, so the time taken does not grow with
+    `epochs`."""
     n = len(lengths)
     padded = 0
-    for epoch in range(epochs):
+    counted = min(epochs, EXACT_EPOCHS)
+    for epoch in range(counted):
         if policy == "max":
             padded += n * max_length
             continue
@@ -101,6 +110,8 @@ def count_tokens(
             padded += int(ordered[:full].reshape(-1, batch_size).max(axis=1).sum()) * batch_size
         if full < n:
             padded += int(ordered[full:].max()) * (n - full)
+    if counted < epochs:
+        padded = round(padded * epochs / counted)
     batches = -(-n // batch_size) * epochs
     return TokenCount(
         examples=n,

@@ -1,7 +1,9 @@
 """Learning from measured runs: seconds and joules per padded token.
 
-Per (model, hardware, precision): one or two runs give a ratio; three or more a least
-squares fit with an intercept for the fixed overhead (start-up, model load, evaluation).
+Per (model, hardware, precision): one or two runs give a ratio above the prior's fixed
+overhead (start-up, model load: too few runs to fit it, and without it a tiny model would
+be predicted to take no time at all); three or more a least squares fit with an
+intercept for the fixed overhead.
 Without runs of this model, runs of other models on the same hardware are scaled by
 training FLOPs (parameter count); without those, the first-principles prior answers.
 The band comes from the relative residuals of the fit.
@@ -75,12 +77,15 @@ class Calibration:
         return f"scaled by training FLOPs from {self.runs} run(s) of other models on this hardware"
 
 
-def fit_line(x: Sequence[float], y: Sequence[float]) -> Line:
-    """Ratio for fewer than 3 points; least squares with a non-negative intercept otherwise."""
+def fit_line(x: Sequence[float], y: Sequence[float], fixed: float = 0.0) -> Line:
+    """For fewer than 3 points, the prior's `fixed` overhead (capped below the smallest
+    run) plus a ratio for the rest; least squares with a non-negative intercept otherwise."""
     xs, ys = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     ratio = float(ys.sum() / xs.sum()) if xs.sum() > 0 else 0.0
     if len(xs) < MIN_FIT_RUNS or np.ptp(xs) == 0:
-        return Line(0.0, ratio, RATIO_BAND)
+        base = min(fixed, 0.9 * float(ys.min())) if len(ys) else 0.0
+        rest = float((ys - base).sum() / xs.sum()) if xs.sum() > 0 else 0.0
+        return Line(max(base, 0.0), rest, RATIO_BAND)
     slope, intercept = np.polyfit(xs, ys, 1)
     if intercept < 0 or slope <= 0:
         slope, intercept = ratio, 0.0
@@ -90,8 +95,20 @@ def fit_line(x: Sequence[float], y: Sequence[float]) -> Line:
     return Line(float(intercept), float(slope), max(MIN_BAND, 2 * rms))
 
 
+@dataclass(frozen=True)
+class Fixed:
+    """The prior's fixed cost of a run before its first step: seconds and IT joules."""
+
+    seconds: float = 0.0
+    joules: float = 0.0
+
+
 def calibrate(
-    history: Sequence[Observation], model: str, hardware: str, precision: str
+    history: Sequence[Observation],
+    model: str,
+    hardware: str,
+    precision: str,
+    fixed: Fixed = Fixed(),
 ) -> Calibration | None:
     """The most specific calibration the history allows, or None (use the prior)."""
     same_hw = [
@@ -101,8 +118,8 @@ def calibrate(
     if same_model:
         tokens = [float(o.tokens_padded) for o in same_model]
         return Calibration(
-            seconds=fit_line(tokens, [o.seconds for o in same_model]),
-            joules=fit_line(tokens, [o.joules for o in same_model]),
+            seconds=fit_line(tokens, [o.seconds for o in same_model], fixed.seconds),
+            joules=fit_line(tokens, [o.joules for o in same_model], fixed.joules),
             level="same-model",
             runs=len(same_model),
             x="tokens",
@@ -112,8 +129,8 @@ def calibrate(
     if same_hw:
         flops = [o.flops for o in same_hw]
         seconds, joules = (
-            fit_line(flops, [o.seconds for o in same_hw]),
-            fit_line(flops, [o.joules for o in same_hw]),
+            fit_line(flops, [o.seconds for o in same_hw], fixed.seconds),
+            fit_line(flops, [o.joules for o in same_hw], fixed.joules),
         )
         widen = max(SCALED_BAND, seconds.band)
         return Calibration(

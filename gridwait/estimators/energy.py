@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gridwait.estimators.batching import TokenCount
-from gridwait.estimators.calibration import Calibration, Observation, calibrate
+from gridwait.estimators.calibration import Calibration, Fixed, Observation, calibrate
 from gridwait.estimators.hardware import Hardware
 from gridwait.estimators.model_info import ModelInfo
 
@@ -94,7 +94,10 @@ def estimate(
 ) -> Estimate:
     flops = info.flops_per_token(count.mean_padded_length) * count.padded
     precision = hardware.precision
-    cal = calibrate(history or [], model, hardware.name, precision)
+    # one core is busy during start-up (see STARTUP_S)
+    startup = STARTUP_S[hardware.kind]
+    fixed = Fixed(startup, startup * params.cpu_watts_per_core)
+    cal = calibrate(history or [], model, hardware.name, precision, fixed)
     if cal is None:
         return _prior(count, info, hardware, gpus, params, flops)
     return _calibrated(count, hardware, params, flops, cal)

@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlmodel import Session
 
 from gridwait.clock import Clock
 from gridwait.errors import StoreError
 from gridwait.store.migrations import migrate
+from gridwait.store.reader import unusable
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -61,8 +62,8 @@ class Store:
             self._writer = self.engine.execution_options(sqlite_begin="IMMEDIATE")
             with self._writer.begin() as conn:
                 migrate(conn, clock.now().isoformat())
-        except (OperationalError, sqlite3.DatabaseError, OSError) as exc:
-            raise StoreError(f"cannot open database {path}: {_reason(exc)}") from None
+        except (OperationalError, DatabaseError, sqlite3.DatabaseError, OSError) as exc:
+            raise StoreError(unusable(path, exc)) from None
 
     @contextmanager
     def write(self) -> Iterator[Session]:
@@ -77,8 +78,3 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
-
-
-def _reason(exc: BaseException) -> str:
-    orig = getattr(exc, "orig", None)
-    return str(orig or exc).splitlines()[0]

@@ -53,8 +53,21 @@ def _version(path: Path) -> int:
         if not conn.execute(HAS_VERSION_TABLE).fetchone():
             return 0
         return int(conn.execute(VERSION_QUERY).fetchone()[0])
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(unusable(path, exc)) from None
     finally:
         conn.close()
+
+
+def unusable(path: Path, exc: BaseException) -> str:
+    """One line for a database file SQLite cannot use, with what to do about it."""
+    reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+    if "not a database" in reason or "malformed" in reason:
+        return (
+            f"database {path} is not a gridwait database, or it is damaged ({reason}):"
+            " restore it from a backup, or move it aside and run `gridwait init` for a new one"
+        )
+    return f"cannot open database {path}: {reason}"
 
 
 def fetch(

@@ -51,7 +51,7 @@ BAD_SPECS = [
     (
         "deadline not a time",
         GOOD.replace('"36h"', '"tomorrow"'),
-        "deadline: 'tomorrow' is not an ISO 8601 time",
+        "deadline: 'tomorrow' is neither a duration such as 36h nor an ISO 8601 time",
     ),
     (
         "deadline before earliest start",

@@ -16,8 +16,9 @@ from gridwait.estimators.energy import (
     estimate,
     gpu_utilisation,
 )
-from gridwait.estimators.hardware import GPUS, cpu, detect_cpu, hardware_for, lookup
+from gridwait.estimators.hardware import GPUS, cpu, lookup
 from gridwait.estimators.model_info import ModelInfo, from_config
+from gridwait.workers.detect import detect_cpu, hardware_for
 
 INFO = ModelInfo(parameters=2_000_000, embedding_parameters=1_000_000, layers=2, hidden=128)
 COUNT = TokenCount(
@@ -122,8 +123,17 @@ def test_falls_back_to_same_hardware_scaled_by_flops() -> None:
     ]
     est = estimate(COUNT, INFO, cpu(4), 0, EnergyParams(), runs, "m")
     assert est.level == "same-hardware"
-    assert est.seconds == pytest.approx(est.flops * 1e-11)
+    # the prior's 8 s start-up stays; the rest scales: (10 - 8 + 20 - 8) s per 3e12 FLOPs
+    assert est.seconds == pytest.approx(8.0 + est.flops * 14 / 3e12)
     assert "scaled by training FLOPs" in est.method
+
+
+def test_one_run_keeps_the_start_up_cost() -> None:
+    """A tiny model calibrated from one 8.5 s run of a larger one is not predicted to take
+    no time: the fixed start-up (8 s on a CPU, one core busy) is kept."""
+    runs = [obs(40_000, 8.5, 85.0, model="other", flops=4e12)]
+    est = estimate(COUNT, INFO, cpu(4), 0, EnergyParams(), runs, "tiny")
+    assert est.seconds >= 0.9 * 8.5 and est.energy_j >= 0.9 * 85.0  # the fixed part, capped
 
 
 def test_other_hardware_is_not_used() -> None:
