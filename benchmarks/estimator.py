@@ -30,7 +30,6 @@ from gridwait.clock import SystemClock
 from gridwait.config import Settings
 from gridwait.estimators.calibration import Observation
 from gridwait.estimators.energy import EnergyParams, estimate
-from gridwait.estimators.hardware import detect_cpu
 from gridwait.estimators.model_info import model_info
 from gridwait.estimators.tokens import DatasetRef, count_job_tokens
 from gridwait.spec import JobSpec, resolve
@@ -39,6 +38,7 @@ from gridwait.store.engine import Store
 from gridwait.store.jobs import add_job, transition
 from gridwait.store.models import Run
 from gridwait.store.runs import claim
+from gridwait.workers.detect import detect_cpu
 from gridwait.workers.tiny import build_model, synthetic_reviews, write_reviews
 
 DEMO = Path(tempfile.gettempdir()) / "gridwait-bench-reviews.csv"
@@ -70,7 +70,7 @@ def run_once(store: Store, settings_path: Path, db: Path, config: Config, exampl
     )
     now = clock.now()
     with store.write() as session:
-        job = add_job(session, resolve(spec, now, DEMO.parent), config.model, 0, now)
+        job = add_job(session, resolve(spec, now, DEMO.parent), 0, now)
         job.planned_start = now
         transition(session, job, JobState.PLANNED, now)
     with store.write() as session:

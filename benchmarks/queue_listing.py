@@ -35,7 +35,7 @@ def fill(db: Path, n: int, data: Path) -> None:
     sub = resolve(spec, now, data.parent)
     with store.write() as session:
         for i in range(n):
-            add_job(session, sub, "builtin:minilm", 1, now + timedelta(seconds=i))
+            add_job(session, sub, 1, now + timedelta(seconds=i))
     store.close()
 
 
@@ -49,11 +49,9 @@ def main() -> None:
         data.write_text("text,label\nhello,1\n")
         db = Path(tmp) / "q.db"
         fill(db, args.jobs, data)
-        env = {
-            **os.environ,
-            "GRIDWAIT_DB": str(db),
-            "GRIDWAIT_CONFIG": str(Path(tmp) / "none.toml"),
-        }
+        settings = Path(tmp) / "empty.toml"
+        settings.touch()
+        env = {**os.environ, "GRIDWAIT_DB": str(db), "GRIDWAIT_CONFIG": str(settings)}
         cmd = [sys.executable, "-m", "gridwait", "queue", "--json"]
         times = []
         for _ in range(args.repeat):

@@ -4,7 +4,8 @@
                                   [--ab-period 1] [--examples 320]   -> prints JSON
 
 1. The cost of one sample in steady state: read every meter of a CPU run (process-tree
-   CPU time, resident memory) and write the sample with its heartbeat in one transaction.
+   CPU time, resident memory) and report the sample with its heartbeat (one transaction, through the in-process
+   RunReporter a local worker uses).
    At one sample every `period` seconds, the overhead share is cost / period.
 2. A real MiniLM fine-tune with the sampler thread running (every `--ab-period` s; 1 s is
    five times the default rate) and without it, interleaved over `--rounds`: best and median of each.
@@ -24,13 +25,15 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+from gridwait.app.deps import Deps
+from gridwait.app.runs import LocalReporter
 from gridwait.clock import SystemClock
+from gridwait.config import Settings
 from gridwait.estimators.tokens import DatasetRef
 from gridwait.spec import JobSpec, resolve
 from gridwait.states import JobState
-from gridwait.store.engine import Store
 from gridwait.store.jobs import add_job, transition
-from gridwait.store.runs import claim, start
+from gridwait.store.runs import claim
 from gridwait.workers.finetune import FinetuneJob, finetune
 from gridwait.workers.meters import build_run_meter
 from gridwait.workers.sampler import Sampler
@@ -38,29 +41,31 @@ from gridwait.workers.sampler import Sampler
 DEMO = Path(__file__).resolve().parents[1] / "gridwait" / "data" / "demo_reviews.csv"
 
 
-def running_run(store: Store, clock: SystemClock) -> int:
+def running_run(folder: Path, clock: SystemClock) -> LocalReporter:
+    """A started run on a fresh database, and the in-process reporter a worker uses."""
+    deps = Deps(Settings(db=folder / "s.db", scheduler={"lease_seconds": 3600}), clock)
     spec = JobSpec.model_validate(
         {"name": "b", "model": "builtin:minilm", "deadline": "4h", "dataset": {"path": str(DEMO)}}
     )
     now = clock.now()
-    with store.write() as session:
-        job = add_job(session, resolve(spec, now, DEMO.parent), "builtin:minilm", 1, now)
+    with deps.store().write() as session:
+        job = add_job(session, resolve(spec, now, DEMO.parent), 1, now)
         job.planned_start = now
         transition(session, job, JobState.PLANNED, now)
-    with store.write() as session:
+    with deps.store().write() as session:
         run = claim(session, job.id or 0, now, now, timedelta(hours=1), "", None)
         assert run is not None and run.id is not None
-        start(session, run.id, os.getpid(), "bench", now, timedelta(hours=1))
-    return run.id
+    reporter = LocalReporter(deps, run.id)
+    reporter.start(str(os.getpid()), "bench")
+    return reporter
 
 
 def sample_cost(samples: int) -> float:
     clock = SystemClock()
     with tempfile.TemporaryDirectory() as tmp:
-        store = Store(Path(tmp) / "s.db", clock)
-        run_id = running_run(store, clock)
+        reporter = running_run(Path(tmp), clock)
         meter = build_run_meter(os.getpid(), 0, clock, 10.0, 0.3725)
-        sampler = Sampler(meter, store, run_id, clock, 3600, timedelta(hours=1), threading.Event())
+        sampler = Sampler(meter, reporter, clock, 3600, threading.Event())
         sampler.meter.start()
         for _ in range(5):
             sampler.sample()  # warm up: connection, imports
@@ -84,17 +89,9 @@ def fine_tune_seconds(with_sampler: bool, period_s: float, examples: int) -> flo
         1,
     )
     with tempfile.TemporaryDirectory() as tmp:
-        store = Store(Path(tmp) / "s.db", clock)
-        run_id = running_run(store, clock)
-        sampler = Sampler(
-            build_run_meter(os.getpid(), 0, clock, 10.0, 0.3725),
-            store,
-            run_id,
-            clock,
-            period_s,
-            timedelta(hours=1),
-            threading.Event(),
-        )
+        reporter = running_run(Path(tmp), clock)
+        meter = build_run_meter(os.getpid(), 0, clock, 10.0, 0.3725)
+        sampler = Sampler(meter, reporter, clock, period_s, threading.Event())
         if with_sampler:
             sampler.start()
         began = time.perf_counter()

@@ -8,7 +8,8 @@ traceback.
     ├── ConfigError              bad settings file or environment
     ├── SpecError                a job spec that cannot be accepted (exit code 2)
     ├── NotFoundError            (also LookupError) no such job, run or budget
-    ├── StateError               an illegal job state transition
+    ├── StateError               an illegal job or run state transition
+    ├── PermissionDenied         the acting user's role or ownership does not allow it
     ├── StoreError               the database cannot be opened or upgraded
     ├── ProviderError            a carbon-intensity provider failed
     │   ├── ProviderUnavailable      timeouts, connection errors, 5xx after retries
@@ -47,6 +48,12 @@ class StateError(GridwaitError):
     pass
 
 
+class PermissionDenied(GridwaitError):
+    """A member acting on someone else's job, or on what only admins may change."""
+
+    exit_code = 3
+
+
 class StoreError(GridwaitError):
     pass
 
@@ -80,7 +87,9 @@ class ProviderNoData(ProviderError):
 
 
 class EstimateError(GridwaitError):
-    pass
+    """The spec names a dataset, model or tokenizer that cannot be read: a bad spec."""
+
+    exit_code = 2
 
 
 class TraceError(GridwaitError):

@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gridwait.config import describe_validation
 from gridwait.errors import SpecError
@@ -23,8 +23,20 @@ from gridwait.units import parse_instant, parse_when
 Task = Literal["sequence-classification", "causal-lm"]
 Padding = Literal["length-grouped", "dynamic", "max"]
 BUILTIN_MODELS = ("builtin:minilm",)
+MAX_SPEC_BYTES = 1024 * 1024
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 _Positive = Annotated[int, Field(gt=0)]
+
+
+def _printable(value: str) -> str:
+    if any(ch in value for ch in _CONTROL):
+        raise ValueError(f"{value!r} holds control characters (newlines, escapes)")
+    return value
+
+
+_CONTROL = {chr(c) for c in (*range(32), *range(127, 160))}
+_Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_printable)]
+"""Names shown in tables: no newlines or terminal escapes."""
 
 
 class DatasetSpec(BaseModel):
@@ -42,14 +54,15 @@ class DatasetSpec(BaseModel):
 
 
 class JobSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
-    name: str = Field(min_length=1, max_length=200)
-    model: str = Field(min_length=1)
+    name: _Name
+    model: str = Field(min_length=1, max_length=4096)
     task: Task = "sequence-classification"
     dataset: DatasetSpec
-    epochs: _Positive = 1
-    batch_size: _Positive = 16
+    # Upper bounds far beyond any fine-tune, so that no number makes work unbounded.
+    epochs: Annotated[int, Field(gt=0, le=1000)] = 1
+    batch_size: Annotated[int, Field(gt=0, le=65536)] = 16
     max_length: Annotated[int, Field(gt=0, le=131072)] = 128
     learning_rate: Annotated[float, Field(gt=0, lt=1)] = 5e-5
     gpus: Annotated[int, Field(ge=0, le=1024)] = 0
@@ -57,11 +70,21 @@ class JobSpec(BaseModel):
     """ISO 8601 time with offset, or a duration from submission such as 36h."""
     earliest_start: str | None = None
     interruptible: bool = False
-    owner: str = Field(default_factory=getpass.getuser, min_length=1)
-    project: str = Field("default", min_length=1)
+    owner: _Name = Field(default_factory=getpass.getuser)
+    project: _Name = "default"
     padding: Padding = "length-grouped"
-    seed: int = 42
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 42
+    """numpy and torch seeds are 32-bit."""
     max_retries: Annotated[int, Field(ge=0, le=100)] | None = None
+
+    @field_validator("deadline", "earliest_start", mode="before")
+    @classmethod
+    def _toml_datetime(cls, value: object) -> object:
+        """A TOML datetime (deadline = 2026-05-01T09:00:00+02:00, unquoted) as its text;
+        one without an offset is refused when the time is resolved."""
+        if isinstance(value, datetime):
+            return value.isoformat()
+        return value
 
     @field_validator("model")
     @classmethod
@@ -82,15 +105,28 @@ class Submission:
     earliest_start: datetime
     deadline: datetime
     dataset_path: Path | None
+    model: str
+    """builtin:NAME, an absolute local path, or a hub id."""
+
+    @property
+    def dataset(self) -> str:
+        """The absolute dataset path, or hub:ID."""
+        return str(self.dataset_path) if self.dataset_path else f"hub:{self.spec.dataset.hub}"
 
 
 def load_spec_file(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise SpecError(f"{path}: no such spec file")
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        if path.stat().st_size > MAX_SPEC_BYTES:
+            raise SpecError(f"{path}: over {MAX_SPEC_BYTES // 1024} KiB; a job spec is a few lines")
+        return tomllib.loads(path.read_text(encoding="utf-8-sig"))  # a BOM is fine
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise SpecError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise SpecError(f"{path}: nested too deeply to be a job spec") from None
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot read it ({exc.strerror})") from None
 
 
 def parse_spec(data: dict[str, Any]) -> JobSpec:
@@ -121,6 +157,7 @@ def resolve(
         earliest_start=earliest,
         deadline=due,
         dataset_path=_dataset_path(spec, base_dir),
+        model=check_model(spec, base_dir),
     )
 
 

@@ -1,23 +1,27 @@
-"""Estimating a job: the glue between a spec or job row, the files it names, the
-measured history in the database and the pure estimators."""
+"""Estimating a job: the glue between a spec, the files it names, the measured history in
+the database and the pure estimators. The hardware comes from `Deps` (detected at the
+edge or named in the settings), never detected here."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 
-from gridwait.config import Settings
+from gridwait.app.actor import Actor
+from gridwait.app.deps import Deps
+from gridwait.app.views import EstimateView
+from gridwait.errors import EstimateError
 from gridwait.estimators.calibration import Observation
 from gridwait.estimators.energy import EnergyParams, Estimate, estimate
-from gridwait.estimators.hardware import hardware_for
+from gridwait.estimators.hardware import Hardware, lookup
 from gridwait.estimators.model_info import model_info
 from gridwait.estimators.tokens import DatasetRef, count_job_tokens
-from gridwait.spec import JobSpec
+from gridwait.spec import JobSpec, Submission
 from gridwait.store.engine import Store
 from gridwait.store.models import Job
 from gridwait.store.runs import measured_runs
 from gridwait.store.token_cache import TokenLengthCache
+from gridwait.units import J_PER_KWH
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,10 @@ class EstimateInput:
     padding: str
     seed: int
     gpus: int
+
+    @classmethod
+    def from_submission(cls, sub: Submission) -> EstimateInput:
+        return cls.from_spec(sub.spec, sub.model, sub.dataset)
 
     @classmethod
     def from_spec(cls, spec: JobSpec, model: str, dataset: str) -> EstimateInput:
@@ -72,18 +80,21 @@ def history(store: Store) -> list[Observation]:
     return out
 
 
+Progress = Callable[[int, int], None]
+"""Called with (examples done, examples in all) while tokens are counted."""
+
+
 def estimate_job(
-    job: EstimateInput,
-    settings: Settings,
-    store: Store,
-    now: datetime,
-    hardware: str | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    deps: Deps, job: EstimateInput, hardware: str | None = None, progress: Progress | None = None
 ) -> tuple[Estimate, str | None]:
     """The estimate and a note when the hardware had to be assumed. EstimateError when
-    the dataset, tokenizer or model config cannot be read."""
-    energy = settings.energy
-    machine, note = hardware_for(job.gpus, hardware or energy.hardware, energy.cpu_watts_per_core)
+    the dataset, tokenizer or model config cannot be read, or `hardware` is unknown."""
+    energy = deps.settings.energy
+    if hardware:
+        machine, note = _named(hardware, job.gpus, deps), None
+    else:
+        machine, note = deps.hardware_for(job.gpus)
+    store = deps.store()
     count = count_job_tokens(
         job.model,
         job.data,
@@ -92,12 +103,35 @@ def estimate_job(
         job.epochs,
         job.padding,  # type: ignore[arg-type]
         job.seed,
-        TokenLengthCache(store, now),
+        TokenLengthCache(store, deps.clock.now()),
         progress,
     )
     info = model_info(job.model, job.task)
     params = EnergyParams(energy.pue, energy.cpu_watts_per_core, energy.ram_watts_per_gb)
     return estimate(count, info, machine, job.gpus, params, history(store), job.model), note
+
+
+def _named(name: str, gpus: int, deps: Deps) -> Hardware:
+    """A table row named by the user; a CPU job still runs on this host's CPU."""
+    row = lookup(name)
+    if gpus and row.kind != "gpu":
+        raise EstimateError(f"hardware {name!r} is not a GPU but the job needs {gpus}")
+    if not gpus and row.kind == "gpu":
+        return deps.hardware_for(0)[0]
+    return row
+
+
+def estimate_spec(
+    deps: Deps,
+    actor: Actor,
+    sub: Submission,
+    hardware: str | None = None,
+    progress: Progress | None = None,
+) -> EstimateView:
+    """`gridwait estimate`: anyone may ask; nothing is written but the token cache."""
+    del actor  # every user may estimate
+    est, note = estimate_job(deps, EstimateInput.from_submission(sub), hardware, progress)
+    return estimate_view(est, note)
 
 
 def apply_estimate(job: Job, est: Estimate) -> None:
@@ -112,29 +146,31 @@ def apply_estimate(job: Job, est: Estimate) -> None:
     job.est_method = est.method
 
 
-def estimate_json(est: Estimate, note: str | None = None) -> dict[str, object]:
+def estimate_view(est: Estimate, note: str | None = None) -> EstimateView:
     """Stable keys with units in their names."""
-    kwh = 3.6e6
-    return {
-        "tokens_real": est.tokens_real,
-        "tokens_padded": est.tokens_padded,
-        "padding_ratio": est.tokens_padded / est.tokens_real if est.tokens_real else None,
-        "steps": est.steps,
-        "flops": est.flops,
-        "seconds": est.seconds,
-        "seconds_low": est.seconds_low,
-        "seconds_high": est.seconds_high,
-        "energy_kwh": est.energy_j / kwh,
-        "energy_low_kwh": est.low_j / kwh,
-        "energy_high_kwh": est.high_j / kwh,
-        "gpu_kwh": est.gpu_j / kwh,
-        "cpu_kwh": est.cpu_j / kwh,
-        "ram_kwh": est.ram_j / kwh,
-        "pue": est.pue,
-        "power_w": est.power_w,
-        "hardware": est.hardware,
-        "precision": est.precision,
-        "method": est.method,
-        "level": est.level,
-        "note": note,
-    }
+    kwh = J_PER_KWH
+    return EstimateView(
+        **{
+            "tokens_real": est.tokens_real,
+            "tokens_padded": est.tokens_padded,
+            "padding_ratio": est.tokens_padded / est.tokens_real if est.tokens_real else None,
+            "steps": est.steps,
+            "flops": est.flops,
+            "seconds": est.seconds,
+            "seconds_low": est.seconds_low,
+            "seconds_high": est.seconds_high,
+            "energy_kwh": est.energy_j / kwh,
+            "energy_low_kwh": est.low_j / kwh,
+            "energy_high_kwh": est.high_j / kwh,
+            "gpu_kwh": est.gpu_j / kwh,
+            "cpu_kwh": est.cpu_j / kwh,
+            "ram_kwh": est.ram_j / kwh,
+            "pue": est.pue,
+            "power_w": est.power_w,
+            "hardware": est.hardware,
+            "precision": est.precision,
+            "method": est.method,
+            "level": est.level,
+            "note": note,
+        }
+    )

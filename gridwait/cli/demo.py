@@ -62,14 +62,13 @@ def demo(
 
 
 def _demo(ctx: typer.Context, where: Path, timeout: float) -> None:
+    from gridwait.app.planning import plan
     from gridwait.cli.jobs import submit_spec
     from gridwait.cli.plan import print_plan
     from gridwait.cli.review import history, report
     from gridwait.cli.run import log_to_stderr, serve
     from gridwait.clock import parse_clock
-    from gridwait.grid.factory import build_provider
-    from gridwait.scheduler.planning import plan_queue
-    from gridwait.units import format_duration, format_energy
+    from gridwait.units import format_duration, format_kwh
 
     settings_file = where / "gridwait.toml"
     settings_file.write_text(
@@ -100,10 +99,11 @@ def _demo(ctx: typer.Context, where: Path, timeout: float) -> None:
             f'deadline = "{deadline}"\ninterruptible = {str(resumable).lower()}\nbatch_size = 16\n'
             f'max_length = 48\n[dataset]\npath = "{dataset}"\nlimit = {examples}\n'
         )
-        job, est, _ = submit_spec(app, spec)
+        done = submit_spec(app, spec)
+        job, est = done.job, done.estimate
         out.print(
             f"submitted job {job.id} {name} ({owner}/{project}): {examples} examples,"
-            f" deadline {deadline}, estimate {format_energy(est.energy_j)}"
+            f" deadline {deadline}, estimate {format_kwh(est.energy_kwh)}"
             f" over {format_duration(est.seconds)}"
             f"{', interruptible' if resumable else ''}",
             markup=False,
@@ -111,8 +111,7 @@ def _demo(ctx: typer.Context, where: Path, timeout: float) -> None:
     out.print(
         "\n[bold]the plan[/bold] (greenest windows before each deadline, one CPU job at a time):"
     )
-    provider = build_provider(app.settings, app.clock, app.store())
-    print_plan(plan_queue(app.store(), app.settings, app.clock, provider))
+    print_plan(plan(app.deps, app.actor))
     out.print(
         "\n[bold]running[/bold] (simulated time on the left; each worker log is under runs/):"
     )
@@ -122,23 +121,23 @@ def _demo(ctx: typer.Context, where: Path, timeout: float) -> None:
     out.print(
         "\n[bold]history[/bold] (one row per run; energy is estimated on this CPU, see README):"
     )
-    history(ctx, None, None, None, None, False)
+    history(ctx, None, None, None, None, None, 1, False)
     out.print("\n[bold]report[/bold] by project:")
     report(ctx, "project", None, None, None, None, False)
     _summary(app)
 
 
 def _summary(app: AppContext) -> None:
-    from gridwait.cli.review import _runs
-    from gridwait.units import format_energy, format_mass
+    from gridwait.app.history import RunFilter, history
+    from gridwait.units import format_kwh, format_mass
 
-    runs = _runs(app, None, None, None, None)
-    emitted = sum(r["emissions_g"] or 0.0 for r in runs)
-    counter = sum(r["counterfactual_g"] or 0.0 for r in runs)
-    energy = sum(r["energy_facility_j"] or 0.0 for r in runs)
+    runs = history(app.deps, app.actor, RunFilter())
+    emitted = sum(r.emissions_g or 0.0 for r in runs)
+    counter = sum(r.counterfactual_g or 0.0 for r in runs)
+    energy = sum(r.energy_kwh or 0.0 for r in runs)
     saved = 100 * (counter - emitted) / counter if counter else 0.0
     out.print(
-        f"\n[bold]{len(runs)} runs, {format_energy(energy)}: {format_mass(emitted)} CO2e emitted,"
+        f"\n[bold]{len(runs)} runs, {format_kwh(energy)}: {format_mass(emitted)} CO2e emitted,"
         f" against {format_mass(counter)} had every job started at submission:"
         f" {saved:.0f}% avoided.[/bold]"
     )

@@ -1,18 +1,20 @@
-"""`gridwait estimate`: tokens, energy, duration and band of a job before it runs."""
+"""`gridwait estimate`: tokens, energy, duration and band of a job before it runs; and
+what `submit` shares with it: reading a spec file and a progress bar for long counts."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from gridwait.cli.context import AppContext, JsonFlag, app_context, emit_json, err, out
-from gridwait.units import format_duration, format_energy
+from gridwait.cli.context import AppContext, JsonFlag, app_context, emit_view, err, out
+from gridwait.units import format_duration, format_kwh
 
 if TYPE_CHECKING:
-    from gridwait.estimators.energy import Estimate
-    from gridwait.spec import JobSpec
+    from gridwait.spec import Submission
 
 PROGRESS_FROM = 50_000  # examples; below this the count takes well under a second
 
@@ -21,15 +23,19 @@ def register(app: typer.Typer) -> None:
     app.command()(estimate)
 
 
-def run_estimate(
-    app: AppContext, spec: JobSpec, model: str, dataset: str, hardware: str | None = None
-) -> tuple[Estimate, str | None]:
-    """Estimate, with a progress bar on stderr once a dataset is large enough to need one."""
+def read_spec(app: AppContext, spec_file: Path, deadline: str | None = None) -> Submission:
+    """A spec file parsed and resolved: paths relative to the file, times in UTC."""
+    from gridwait.spec import load_spec_file, parse_spec, resolve
+
+    spec = parse_spec(load_spec_file(spec_file))
+    return resolve(spec, app.clock.now(), spec_file.resolve().parent, deadline)
+
+
+@contextmanager
+def progress_bar() -> Iterator[Callable[[int, int], None]]:
+    """A progress callback that shows a bar on stderr once a dataset is large enough."""
     from rich.progress import Progress, TaskID
 
-    from gridwait.scheduler.estimates import EstimateInput, estimate_job
-
-    request = EstimateInput.from_spec(spec, model, dataset)
     bar: list[tuple[Progress, TaskID]] = []
 
     def report(done: int, total: int) -> None:
@@ -42,7 +48,7 @@ def run_estimate(
         bar[0][0].update(bar[0][1], completed=done)
 
     try:
-        return estimate_job(request, app.settings, app.store(), app.clock.now(), hardware, report)
+        yield report
     finally:
         if bar:
             bar[0][0].stop()
@@ -58,35 +64,31 @@ def estimate(
     as_json: JsonFlag = False,
 ) -> None:
     """Estimate a job's tokens (real and padded), energy, duration and uncertainty."""
-    from gridwait.scheduler.estimates import estimate_json
-    from gridwait.spec import check_model, load_spec_file, parse_spec, resolve
+    from gridwait.app.estimates import estimate_spec
 
     app = app_context(ctx)
-    spec = parse_spec(load_spec_file(spec_file))
-    base = spec_file.resolve().parent
-    submission = resolve(spec, app.clock.now(), base)
-    model = check_model(spec, base)
-    dataset = str(submission.dataset_path) if submission.dataset_path else f"hub:{spec.dataset.hub}"
-    est, note = run_estimate(app, spec, model, dataset, hardware)
+    sub = read_spec(app, spec_file)
+    with progress_bar() as progress:
+        est = estimate_spec(app.deps, app.actor, sub, hardware, progress)
     if as_json:
-        emit_json(estimate_json(est, note))
+        emit_view(est)
         return
-    ratio = est.tokens_padded / est.tokens_real if est.tokens_real else 1.0
+    spec = sub.spec
     lines = [
         f"{spec.name}: {spec.epochs} epoch(s), {est.steps:,} steps"
         f" on {est.hardware} ({est.precision})",
         f"  tokens   {est.tokens_real:,} real, {est.tokens_padded:,} padded"
-        f" ({ratio:.2f}x, {spec.padding})",
+        f" ({est.padding_ratio or 1.0:.2f}x, {spec.padding})",
         f"  duration {format_duration(est.seconds)}"
         f"  ({format_duration(est.seconds_low)} to {format_duration(est.seconds_high)})",
-        f"  energy   {format_energy(est.energy_j)}"
-        f"  ({format_energy(est.low_j)} to {format_energy(est.high_j)})"
-        f"  GPU {format_energy(est.gpu_j)}, CPU {format_energy(est.cpu_j)},"
-        f" RAM {format_energy(est.ram_j)}, PUE {est.pue:g}",
+        f"  energy   {format_kwh(est.energy_kwh)}"
+        f"  ({format_kwh(est.energy_low_kwh)} to {format_kwh(est.energy_high_kwh)})"
+        f"  GPU {format_kwh(est.gpu_kwh)}, CPU {format_kwh(est.cpu_kwh)},"
+        f" RAM {format_kwh(est.ram_kwh)}, PUE {est.pue:g}",
         f"  power    {est.power_w:.0f} W mean",
         f"  method   {est.method}",
     ]
-    if note:
-        lines.append(f"  note     {note}")
+    if est.note:
+        lines.append(f"  note     {est.note}")
     for line in lines:
         out.print(line, markup=False)

@@ -10,7 +10,7 @@ from gridwait.errors import ConfigError
 from gridwait.grid.base import IntensityProvider
 from gridwait.grid.chain import CachingProvider, FallbackProvider
 from gridwait.grid.electricitymaps import ElectricityMapsProvider
-from gridwait.grid.http import HttpClient
+from gridwait.grid.http import HttpClient, HttpPolicy
 from gridwait.grid.profile import ProfileProvider
 from gridwait.grid.trace import TraceProvider, load_trace
 from gridwait.grid.uk import UKProvider
@@ -26,14 +26,10 @@ def base_provider(
     name = name or grid.provider
 
     def http(provider: str, url: str) -> HttpClient:
-        return HttpClient(
-            provider,
-            url,
-            timeout_s=grid.timeout_s,
-            retries=grid.retries,
-            sleep=clock.sleep,
-            max_retry_after_s=grid.max_retry_after_s,
+        policy = HttpPolicy(
+            timeout_s=grid.timeout_s, retries=grid.retries, max_retry_after_s=grid.max_retry_after_s
         )
+        return HttpClient(provider, url, sleep=clock.sleep, policy=policy)
 
     if name == "electricitymaps":
         token = (

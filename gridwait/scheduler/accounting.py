@@ -18,11 +18,11 @@ from datetime import datetime, timedelta
 
 from gridwait.clock import Clock
 from gridwait.errors import ProviderError
-from gridwait.scheduler.emissions import Sample, integrate, shifted
 from gridwait.grid.base import IntensityProvider
 from gridwait.grid.chain import forecast_known_at
 from gridwait.grid.profile import ProfileProvider, profile_zone
 from gridwait.grid.series import IntensitySeries, SeriesError
+from gridwait.scheduler.emissions import Sample, integrate, shifted
 from gridwait.store.engine import Store
 from gridwait.store.models import EnergySample, Job, Run
 from gridwait.store.runs import provisional_runs, runs_of, samples_of

@@ -10,8 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from gridwait.units import format_mass
+
+if TYPE_CHECKING:
+    from gridwait.store.budgets import MonthUsage
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,36 @@ class Ledger:
 
     def of(self, scope: str, name: str, month: str) -> float:
         return self.spent.get((scope, name, month), 0.0)
+
+    def add_month(
+        self, month: str, usage: MonthUsage, replanning: frozenset[int] = frozenset()
+    ) -> None:
+        """Count a month's use: what ran, and what is committed except the jobs being
+        re-planned now (`replanning`; a running job stays committed)."""
+        for owner, project, grams in usage.used:
+            self.add(owner, project, month, grams)
+        for job in usage.committed:
+            if job.job_id not in replanning or job.running:
+                self.add(job.owner, job.project, month, job.grams)
+
+
+def usage_by_budget(
+    month: str, usage: MonthUsage, limits: Sequence[Limit]
+) -> dict[tuple[str, str], tuple[float, float]]:
+    """(used, committed) grams per (scope, name) of each limit: the one sum behind the
+    planner's checks, `budget list`, `plan` and `report`."""
+    done, planned = Ledger(), Ledger()
+    for owner, project, grams in usage.used:
+        done.add(owner, project, month, grams)
+    for job in usage.committed:
+        planned.add(job.owner, job.project, month, job.grams)
+    return {
+        (lim.scope, lim.name): (
+            done.of(lim.scope, lim.name, month),
+            planned.of(lim.scope, lim.name, month),
+        )
+        for lim in limits
+    }
 
 
 def month_of(when: datetime) -> str:

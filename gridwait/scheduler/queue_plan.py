@@ -1,7 +1,8 @@
-"""One planning pass over the queue: read the jobs, ask the provider, place them with the
-planner, hold what would break a budget, and (when applying) write the plan back.
+"""One planning pass over the stored queue: read the jobs, ask the provider, place them
+with the pure planner (`planner`), hold what would break a budget, and (when applying)
+write the plan back.
 
-Used by `gridwait plan` (a dry run) and by the service on every poll and change.
+Used by the `plan` use case (a dry run) and by the service on every poll and change.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from gridwait.scheduler.planner import Placement, PlanJob, PlanOptions, Running,
 from gridwait.states import JobState
 from gridwait.store.budgets import budgets, month_usage
 from gridwait.store.engine import Store
-from gridwait.store.jobs import get_job, jobs_in, transition
+from gridwait.store.jobs import get_job, jobs_in, plan_segments, transition
 from gridwait.store.models import Job
 from gridwait.store.runs import progress_of
 
@@ -144,8 +145,13 @@ def _fallback(zone: str, start: datetime, end: datetime) -> IntensitySeries | No
 
 def _running(job: Job, now: datetime, factor: float, step: timedelta) -> Running:
     """Capacity a running job holds: until its planned end, or a step past now if it
-    overruns (so the next job is planned after it, and re-planned if it overruns again)."""
+    overruns (so the next job is planned after it, and re-planned if it overruns again).
+    An interruptible job holds it only until its running segment ends: it is suspended
+    then and re-planned, so the gaps and later segments of its plan stay free for others."""
     end = job.planned_end or now + timedelta(seconds=(job.est_seconds or DEFAULT_SECONDS) * factor)
+    segments = plan_segments(job)
+    if job.interruptible and len(segments) > 1:
+        end = segments[0][1]
     return Running(job.gpus, max(end, now + step))
 
 
@@ -158,20 +164,11 @@ def _over_budget(
 ) -> dict[int, str]:
     ledger = Ledger()
     months = sorted({month_of(p.start) for p in placements})
-    mine = set(jobs)
+    replanning = frozenset(jobs)
     with store.read() as session:
         for month in months:
             start, end = month_bounds(datetime.strptime(month, "%Y-%m").replace(tzinfo=now.tzinfo))
-            used, committed = month_usage(session, start, end)
-            for row in used:
-                ledger.add(
-                    str(row["owner"]), str(row["project"]), month, float(row["grams"] or 0.0)
-                )
-            for row in committed:
-                if row["id"] not in mine or row["state"] == "running":  # others' and running jobs
-                    ledger.add(
-                        str(row["owner"]), str(row["project"]), month, float(row["grams"] or 0.0)
-                    )
+            ledger.add_month(month, month_usage(session, start, end), replanning)
     candidates = [
         Candidate(
             p.job_id, jobs[p.job_id].owner, jobs[p.job_id].project, month_of(p.start), p.forecast_g

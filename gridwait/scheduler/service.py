@@ -28,26 +28,23 @@ from gridwait.config import Settings
 from gridwait.errors import GridwaitError, LaunchError, ProviderError
 from gridwait.grid.base import IntensityProvider
 from gridwait.scheduler.accounting import account, settle
-from gridwait.scheduler.planning import plan_queue
+from gridwait.scheduler.queue_plan import plan_queue
 from gridwait.scheduler.timer import Timer
-from gridwait.states import FINAL, JobState
+from gridwait.states import FINAL, LIVE_RUNS, REPORTED_RUNS, JobState, RunState, sql_in
 from gridwait.store.engine import Store
 from gridwait.store.jobs import get_job, jobs_in, transition
 from gridwait.store.models import Job, Run
-from gridwait.store.runs import claim, runs_in
+from gridwait.store.runs import claim, end, energy_columns, last_sample, runs_in
 from gridwait.units import format_energy, format_mass
 from gridwait.workers.launchers.base import Launcher, LaunchState, RunRequest
-from gridwait.workers.runner import job_dir
 
 log = logging.getLogger("gridwait.service")
-LIVE = ("claimed", "running")
-REPORTED = ("succeeded", "suspended", "failed")
+_WAITING = sql_in({JobState.QUEUED, JobState.HELD, JobState.SUSPENDED})
 _SIGNATURE = text(
-    "SELECT (SELECT COUNT(*) FROM jobs WHERE state IN ('queued', 'held', 'suspended')),"
+    f"SELECT (SELECT COUNT(*) FROM jobs WHERE state IN {_WAITING}),"
     " (SELECT MAX(updated_at) FROM jobs), (SELECT MAX(updated_at) FROM budgets),"
     " (SELECT COUNT(*) FROM budgets)"
 )
-FAILPOINT = "GRIDWAIT_FAILPOINT"  # tests only: "after-claim" kills the service right after a claim
 
 
 class Service:
@@ -78,7 +75,10 @@ class Service:
             self.clock.describe(),
         )
         self.tick()  # settle what happened while we were away, before planning
-        self.timer.every("poll", self.settings.scheduler.poll_minutes * 60, self._guard(self.poll))
+        # provider calls (forecasts, actuals for accounting) run on the network lane: a slow
+        # provider never delays a dispatch, a cancel or a suspend on the default lane
+        poll_s = self.settings.scheduler.poll_minutes * 60
+        self.timer.every("poll", poll_s, self._guard(self.poll), lane="network")
         self.timer.every(
             "tick", self.settings.scheduler.tick_seconds * self.clock.factor, self._guard(self.tick)
         )
@@ -102,7 +102,7 @@ class Service:
             busy = jobs_in(
                 session, (JobState.QUEUED, JobState.PLANNED, JobState.RUNNING, JobState.SUSPENDED)
             )
-            live = runs_in(session, LIVE)
+            live = runs_in(session, LIVE_RUNS)
         return not busy and not live
 
     # ---- planning ----------------------------------------------------------------------------
@@ -128,8 +128,9 @@ class Service:
             self.timer.at(
                 name, p.start, self._guard(functools.partial(self.dispatch, p.job_id, p.start))
             )
-        for name in self.timer.names() - keep - {"poll", "tick"}:
-            self.timer.cancel(name)
+        for name in self.timer.names() - keep:
+            if name.startswith("start-"):
+                self.timer.cancel(name)
         changed = [p for p in report.placements if self._planned.get(p.job_id) != (p.start, p.late)]
         for p in changed:
             late = f" LATE ({p.reason})" if p.late else f" ({p.reason})" if p.reason else ""
@@ -162,7 +163,7 @@ class Service:
         lease = timedelta(seconds=self.settings.scheduler.lease_seconds * self.clock.factor)
         with self.store.read() as session:
             job = session.get(Job, job_id)
-            live = list(runs_in(session, LIVE))
+            live = list(runs_in(session, LIVE_RUNS))
             cpu_jobs = sum(1 for r in live if not r.gpu_ids)
         if job is None or job.state != JobState.PLANNED:
             return
@@ -173,7 +174,7 @@ class Service:
                 job_id,
                 "its GPUs are" if job.gpus else "the CPU slot is",
             )
-            self.replan()
+            self.replan_soon()
             return
         segment_end = _first_segment_end(job) if job.interruptible else None
         with self.store.write() as session:
@@ -181,10 +182,7 @@ class Service:
         if run is None or run.id is None:
             log.info("job %d was claimed elsewhere or re-planned; not starting it", job_id)
             return
-        if os.environ.get(FAILPOINT) == "after-claim":
-            log.error("failpoint after-claim: dying between claim and launch")
-            os._exit(137)
-        log_path = job_dir(self.settings, job_id) / f"run-{run.id}.log"
+        log_path = self.settings.job_dir(job_id) / f"run-{run.id}.log"
         env = {"GRIDWAIT_DB": str(self.settings.db), "GRIDWAIT_CLOCK": self.clock.describe()}
         if os.environ.get("GRIDWAIT_CONFIG"):
             env["GRIDWAIT_CONFIG"] = os.environ["GRIDWAIT_CONFIG"]
@@ -197,7 +195,7 @@ class Service:
         with self.store.write() as session:
             row = session.get(Run, run.id)
             assert row is not None
-            row.pid, row.log_path = int(handle), str(log_path)
+            row.handle, row.log_path = handle, str(log_path)
             session.add(row)
         log.info(
             "job %d started: run %d on %s, log %s",
@@ -217,32 +215,38 @@ class Service:
     def tick(self) -> None:
         now = self.clock.now()
         with self.store.read() as session:
-            live = list(runs_in(session, LIVE))
-            reported = [r for r in runs_in(session, REPORTED) if r.accounted_at is None]
+            live = list(runs_in(session, LIVE_RUNS))
+            reported = [r for r in runs_in(session, REPORTED_RUNS) if r.accounted_at is None]
             jobs = {r.job_id: get_job(session, r.job_id) for r in live}
         for run in reported:
-            self._conclude(run.id or 0)
+            conclude = functools.partial(self._conclude, run.id or 0)
+            self.timer.at(f"conclude-{run.id}", now, self._guard(conclude), lane="network")
         for run in live:
             self._follow(run, jobs[run.job_id], now)
         if self._queue_signature() != self._signature:
-            self.replan()
+            self.replan_soon()
+
+    def replan_soon(self) -> None:
+        """Re-plan on the network lane (it asks the provider), as soon as it is free."""
+        self.timer.at("replan", self.clock.now(), self._guard(self.replan), lane="network")
 
     def _follow(self, run: Run, job: Job, now: datetime) -> None:
         run_id = run.id or 0
-        if run.pid is not None:
-            status = self.launcher.poll(str(run.pid))
+        if run.handle is not None:
+            status = self.launcher.poll(run.handle)
             if status.state == LaunchState.EXITED:
                 with self.store.read() as session:
                     fresh = session.get(Run, run_id)
-                if fresh is not None and fresh.state in REPORTED:
-                    self._conclude(run_id)
+                if fresh is not None and fresh.state in REPORTED_RUNS:
+                    conclude = functools.partial(self._conclude, run_id)
+                    self.timer.at(f"conclude-{run_id}", now, self._guard(conclude), lane="network")
                 else:
                     self._settle_lost(
                         run_id, f"worker exited (code {status.exit_code}) without reporting"
                     )
                 return
             if job.state == JobState.CANCELLED:
-                self.launcher.cancel(str(run.pid))
+                self.launcher.cancel(run.handle)
                 return
             if (
                 run.segment_end is not None
@@ -251,11 +255,11 @@ class Service:
             ):
                 log.info("run %d: planned segment over; suspending job %d", run_id, job.id)
                 self._suspending.add(run_id)
-                self.launcher.suspend(str(run.pid))
+                self.launcher.suspend(run.handle)
                 return
         if run.lease_expires_at is not None and run.lease_expires_at < now:
-            if run.pid is not None:
-                self.launcher.cancel(str(run.pid))  # hung: make sure it is gone
+            if run.handle is not None:
+                self.launcher.cancel(run.handle)  # hung: make sure it is gone
             self._settle_lost(run_id, "lease lapsed: no heartbeat from the worker")
 
     def _conclude(self, run_id: int) -> None:
@@ -267,9 +271,9 @@ class Service:
             job = get_job(session, row.job_id)
             if job.state != JobState.RUNNING:
                 return  # cancelled meanwhile
-            if row.state == "succeeded":
+            if row.state == RunState.SUCCEEDED:
                 transition(session, job, JobState.SUCCEEDED, now, f"run {run_id} finished")
-            elif row.state == "suspended":
+            elif row.state == RunState.SUSPENDED:
                 transition(
                     session,
                     job,
@@ -283,21 +287,38 @@ class Service:
 
     def _settle_lost(self, run_id: int, reason: str) -> None:
         """The reaper: a run whose worker is gone without a result. Partial energy is kept
-        and accounted; the job is re-queued if it has retries left, else failed."""
+        and accounted; the job is re-queued if it has retries left, else failed. A run
+        whose worker never started (the service died between claim and launch) was no
+        attempt of the job: it is re-queued without spending a retry."""
         now = self.clock.now()
         with self.store.write() as session:
             row = session.get(Run, run_id)
-            if row is None or row.state not in LIVE:
+            if row is None:
                 return
-            row.state, row.ended_at, row.error = "lost", row.heartbeat_at or now, reason
-            session.add(row)
+            started = row.started_at is not None
+            values: dict[str, object] = {"ended_at": row.heartbeat_at or now, "error": reason}
+            last = last_sample(session, run_id)
+            if last is not None:  # what it measured before it was lost is kept
+                values.update(energy_columns(last, self.settings.energy.pue))
+                values["duration_s"] = last.elapsed_s
+            if not end(session, run_id, RunState.LOST, values):
+                return  # the worker reported meanwhile, or it was settled already
         self._suspending.discard(run_id)
         row = account(self.store, self.provider, self.zone, self.clock, run_id)
         with self.store.write() as session:
             job = get_job(session, row.job_id)
             if job.state in FINAL or job.state != JobState.RUNNING:
                 return
-            if job.attempts <= job.max_retries:
+            if not started:
+                job.attempts = max(0, job.attempts - 1)
+                transition(
+                    session,
+                    job,
+                    JobState.QUEUED,
+                    now,
+                    f"run {run_id} never started ({reason}); not counted as an attempt",
+                )
+            elif job.attempts <= job.max_retries:
                 transition(
                     session,
                     job,

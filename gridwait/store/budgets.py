@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from gridwait.errors import NotFoundError
+from gridwait.states import JobState, sql_in
 from gridwait.store.models import Budget
 from gridwait.store.types import db_text
 
@@ -35,6 +36,26 @@ def budgets(session: Session) -> Sequence[Budget]:
     return session.exec(select(Budget).order_by(col(Budget.scope), col(Budget.name))).all()
 
 
+@dataclass(frozen=True)
+class Commitment:
+    """A planned or running job's forecast grams in a month."""
+
+    job_id: int
+    owner: str
+    project: str
+    grams: float
+    running: bool
+
+
+@dataclass(frozen=True)
+class MonthUsage:
+    """What a month's budgets are charged: actual grams of runs that ended in it per
+    (owner, project), and the jobs planned or running in it (read by `month_usage`)."""
+
+    used: list[tuple[str, str, float]]
+    committed: list[Commitment]
+
+
 _USED = text(
     """
     SELECT jobs.owner AS owner, jobs.project AS project, SUM(runs.emissions_g) AS grams
@@ -44,21 +65,31 @@ _USED = text(
     """
 )
 _COMMITTED = text(
-    """
+    f"""
     SELECT owner, project, id, plan_forecast_g AS grams, state
     FROM jobs
-    WHERE state IN ('planned', 'running') AND plan_forecast_g IS NOT NULL
+    WHERE state IN {sql_in({JobState.PLANNED, JobState.RUNNING})} AND plan_forecast_g IS NOT NULL
       AND planned_start >= :start AND planned_start < :end
     """
 )
 
 
-def month_usage(
-    session: Session, start: datetime, end: datetime
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def month_usage(session: Session, start: datetime, end: datetime) -> MonthUsage:
     """Actual grams of runs that ended in [start, end) per (owner, project), and the
     planned or running jobs whose window starts in it with their forecast grams."""
     params = {"start": db_text(start), "end": db_text(end)}
-    used = [dict(r._mapping) for r in session.connection().execute(_USED, params)]
-    committed = [dict(r._mapping) for r in session.connection().execute(_COMMITTED, params)]
-    return used, committed
+    conn = session.connection()
+    used = [
+        (str(r.owner), str(r.project), float(r.grams or 0.0)) for r in conn.execute(_USED, params)
+    ]
+    committed = [
+        Commitment(
+            int(r.id),
+            str(r.owner),
+            str(r.project),
+            float(r.grams or 0.0),
+            r.state == JobState.RUNNING,
+        )
+        for r in conn.execute(_COMMITTED, params)
+    ]
+    return MonthUsage(used, committed)

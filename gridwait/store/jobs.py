@@ -17,18 +17,16 @@ from gridwait.states import JobState, check_transition
 from gridwait.store.models import Job, JobEvent
 
 
-def add_job(
-    session: Session, sub: Submission, model_ref: str, max_retries: int, now: datetime
-) -> Job:
+def add_job(session: Session, sub: Submission, max_retries: int, now: datetime) -> Job:
+    """A new queued job from a resolved submission; `max_retries` is the lab's default."""
     spec = sub.spec
-    dataset = str(sub.dataset_path) if sub.dataset_path else f"hub:{spec.dataset.hub}"
     job = Job(
         name=spec.name,
         owner=spec.owner,
         project=spec.project,
-        model=model_ref,
+        model=sub.model,
         task=spec.task,
-        dataset=dataset,
+        dataset=sub.dataset,
         spec_json=spec.model_dump_json(),
         epochs=spec.epochs,
         batch_size=spec.batch_size,
@@ -74,11 +72,6 @@ def get_job(session: Session, job_id: int) -> Job:
     if job is None:
         raise NotFoundError(f"no job with id {job_id}")
     return job
-
-
-def cancel(session: Session, job_id: int, now: datetime, reason: str = "cancelled by user") -> Job:
-    job = get_job(session, job_id)
-    return transition(session, job, JobState.CANCELLED, now, reason)
 
 
 def jobs_in(session: Session, states: Iterable[JobState]) -> Sequence[Job]:

@@ -190,7 +190,14 @@ _V3 = [
     "ALTER TABLE runs ADD COLUMN checkpoint TEXT",
 ]
 
-MIGRATIONS: Sequence[Sequence[str]] = (_V1, _V2, _V3)
+# 4: a launcher's handle is text (a PID locally, a Slurm job id on a cluster), not a PID.
+_V4 = [
+    "ALTER TABLE runs ADD COLUMN handle TEXT",
+    "UPDATE runs SET handle = CAST(pid AS TEXT) WHERE pid IS NOT NULL",
+    "ALTER TABLE runs DROP COLUMN pid",
+]
+
+MIGRATIONS: Sequence[Sequence[str]] = (_V1, _V2, _V3, _V4)
 """MIGRATIONS[i] brings a database from version i to version i + 1."""
 
 LATEST = len(MIGRATIONS)

@@ -88,7 +88,8 @@ class Run(SQLModel, table=True):
     lease_expires_at: datetime | None = _time()
     heartbeat_at: datetime | None = _time()
     segment_end: datetime | None = _time()
-    pid: int | None = None
+    handle: str | None = None
+    """The launcher's handle: a PID locally, a Slurm job id on a cluster."""
     host: str | None = None
     gpu_ids: str | None = None
     log_path: str | None = None

@@ -10,8 +10,8 @@ from gridwait.store.reader import Row, fetch
 
 _QUEUE = """
 SELECT id, name, owner, project, state, gpus, interruptible, submitted_at, deadline,
-       planned_start, planned_end, est_energy_j, est_seconds, plan_forecast_g,
-       plan_run_now_g, plan_late, state_reason
+       planned_start, planned_end, est_energy_j / 3600000.0 AS est_energy_kwh, est_seconds,
+       plan_forecast_g, plan_run_now_g, plan_late AS late, state_reason AS reason
 FROM jobs
 """
 
@@ -30,9 +30,6 @@ def queue_rows(
     rows = fetch(
         conn, sql, params, times=("submitted_at", "deadline", "planned_start", "planned_end")
     )
-    for row in rows:
-        row["interruptible"] = bool(row["interruptible"])
-        row["plan_late"] = bool(row["plan_late"])
     return rows
 
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import text, update
+from sqlalchemy import func, text, update
 from sqlmodel import Session, col, select
 
-from gridwait.store.models import EnergySample, Run
+from gridwait.states import JobState, RunState, run_sources
+from gridwait.store.models import EnergySample, Job, JobEvent, Run
 
 
 def runs_of(session: Session, job_id: int) -> Sequence[Run]:
@@ -20,7 +21,7 @@ _MEASURED = text(
     "SELECT jobs.model, runs.hardware, runs.precision, runs.tokens_padded, runs.flops,"
     " runs.duration_s, runs.energy_it_j, runs.energy_gpu_j, runs.energy_cpu_j"
     " FROM runs JOIN jobs ON jobs.id = runs.job_id"
-    " WHERE runs.state = 'succeeded' AND runs.duration_s IS NOT NULL"
+    f" WHERE runs.state = '{RunState.SUCCEEDED}' AND runs.duration_s IS NOT NULL"
     " AND runs.energy_it_j IS NOT NULL AND runs.tokens_padded IS NOT NULL"
     " AND runs.hardware IS NOT NULL"
 )
@@ -65,9 +66,6 @@ def claim(
     it is still planned for the same start (a conditional UPDATE whose rowcount proves
     the claim), and a `claimed` run holding a lease is created. None if someone else
     claimed it or the plan changed."""
-    from gridwait.states import JobState
-    from gridwait.store.models import Job, JobEvent
-
     result = session.connection().execute(
         update(Job)
         .where(
@@ -103,7 +101,7 @@ def claim(
         job_id=job_id,
         attempt=job.attempts,
         segment=0 if previous is None else previous.segment + 1,
-        state="claimed",
+        state=RunState.CLAIMED,
         claimed_at=now,
         lease_expires_at=now + lease,
         gpu_ids=gpu_ids,
@@ -116,16 +114,17 @@ def claim(
 
 
 def start(
-    session: Session, run_id: int, pid: int, host: str, now: datetime, lease: timedelta
+    session: Session, run_id: int, handle: str, host: str, now: datetime, lease: timedelta
 ) -> Run | None:
-    """The worker takes its claimed run (claimed -> running); None if it is not claimed."""
+    """The worker takes its claimed run (claimed -> running); None if it is not claimed.
+    The handle is kept if the service already stored the launcher's own."""
     result = session.connection().execute(
         update(Run)
-        .where(col(Run.id) == run_id, col(Run.state) == "claimed")
+        .where(col(Run.id) == run_id, col(Run.state) == RunState.CLAIMED)
         .values(
-            state="running",
+            state=RunState.RUNNING,
             started_at=now,
-            pid=pid,
+            handle=func.coalesce(Run.handle, handle),
             host=host,
             heartbeat_at=now,
             lease_expires_at=now + lease,
@@ -137,18 +136,73 @@ def start(
 
 
 def heartbeat(
-    session: Session, run_id: int, sample: EnergySample, now: datetime, lease: timedelta
+    session: Session, run_id: int, samples: Sequence[EnergySample], now: datetime, lease: timedelta
 ) -> bool:
-    """Record a sample and renew the lease; False if the run is no longer ours (reaped)."""
+    """Record samples and renew the lease; False if the run is no longer ours (reaped)."""
     result = session.connection().execute(
         update(Run)
-        .where(col(Run.id) == run_id, col(Run.state) == "running")
+        .where(col(Run.id) == run_id, col(Run.state) == RunState.RUNNING)
         .values(heartbeat_at=now, lease_expires_at=now + lease)
     )
     if result.rowcount != 1:
         return False
-    session.add(sample)
+    session.add_all(samples)
     return True
+
+
+class Joules(Protocol):
+    """Cumulative IT joules per component and how each was had: an energy sample."""
+
+    @property
+    def gpu_j(self) -> float | None: ...
+    @property
+    def cpu_j(self) -> float | None: ...
+    @property
+    def ram_j(self) -> float | None: ...
+    @property
+    def gpu_method(self) -> str | None: ...
+    @property
+    def cpu_method(self) -> str | None: ...
+    @property
+    def ram_method(self) -> str | None: ...
+
+
+def energy_columns(sample: Joules, pue: float) -> dict[str, Any]:
+    """A run's energy columns from its last cumulative sample: per component with its
+    method, IT energy, and facility energy (IT x PUE)."""
+    it = sum(j for j in (sample.gpu_j, sample.cpu_j, sample.ram_j) if j is not None)
+    return {
+        "energy_gpu_j": sample.gpu_j,
+        "energy_cpu_j": sample.cpu_j,
+        "energy_ram_j": sample.ram_j,
+        "energy_it_j": it,
+        "pue": pue,
+        "energy_facility_j": it * pue,
+        "gpu_method": sample.gpu_method,
+        "cpu_method": sample.cpu_method,
+        "ram_method": sample.ram_method,
+    }
+
+
+def last_sample(session: Session, run_id: int) -> EnergySample | None:
+    return session.exec(
+        select(EnergySample)
+        .where(EnergySample.run_id == run_id)
+        .order_by(col(EnergySample.id).desc())
+        .limit(1)
+    ).first()
+
+
+def end(session: Session, run_id: int, target: RunState, values: dict[str, Any]) -> bool:
+    """Move a run to `target` with `values` if its state allows it (a conditional UPDATE:
+    a worker's finish and the reaper cannot both end a run); False if it did not."""
+    sources = [s.value for s in run_sources(target)]
+    result = session.connection().execute(
+        update(Run)
+        .where(col(Run.id) == run_id, col(Run.state).in_(sources))
+        .values(state=target, **values)
+    )
+    return bool(result.rowcount == 1)
 
 
 def samples_of(session: Session, run_id: int) -> Sequence[EnergySample]:
@@ -157,9 +211,9 @@ def samples_of(session: Session, run_id: int) -> Sequence[EnergySample]:
     ).all()
 
 
-def runs_in(session: Session, states: Sequence[str]) -> Sequence[Run]:
+def runs_in(session: Session, states: Iterable[RunState]) -> Sequence[Run]:
     return session.exec(
-        select(Run).where(col(Run.state).in_(list(states))).order_by(col(Run.id))
+        select(Run).where(col(Run.state).in_([s.value for s in states])).order_by(col(Run.id))
     ).all()
 
 

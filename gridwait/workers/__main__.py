@@ -1,7 +1,9 @@
 """`python -m gridwait.workers run --run-id N`: the worker process a launcher starts.
 
-Settings come from the environment the launcher passes (GRIDWAIT_DB, GRIDWAIT_CONFIG),
-the clock from GRIDWAIT_CLOCK (so a simulated clock is shared with the service)."""
+This is the composition root of a worker: it picks the run's reporter and hands it to
+`run_worker`, which knows nothing else. On the scheduler host the reporter calls the use
+cases in-process (settings from GRIDWAIT_DB and GRIDWAIT_CONFIG as the launcher passes
+them, the clock from GRIDWAIT_CLOCK so a simulated clock is shared with the service)."""
 
 from __future__ import annotations
 
@@ -26,9 +28,15 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
-        settings = load_settings()
+        from gridwait.app.deps import Deps
+        from gridwait.app.runs import LocalReporter
+
         clock = parse_clock(os.environ.get("GRIDWAIT_CLOCK", "system"))
-        return run_worker(args.run_id, settings, clock)
+        deps = Deps(load_settings(), clock)
+        try:
+            return run_worker(LocalReporter(deps, args.run_id), clock)
+        finally:
+            deps.close()
     except GridwaitError as exc:
         logging.getLogger("gridwait.workers").error("%s", exc)
         return 1

@@ -30,16 +30,14 @@ def test_estimate_table_and_gpu_hardware(cli: Cli, tmp_path: Path, dataset: Path
     assert result.code == 0, result.err
     assert "H100-SXM (bf16)" in result.out and "padded" in result.out and "method" in result.out
     bad = cli("estimate", spec, "--hardware", "abacus")
-    assert bad.code == 1 and bad.err.startswith("error: unknown hardware 'abacus'")
+    assert bad.code == 2 and bad.err.startswith("error: unknown hardware 'abacus'")
 
 
 def test_submit_stores_the_estimate(cli: Cli, env: Path, spec_file: Path) -> None:
     assert cli("submit", spec_file).code == 0
-    job = json.loads(cli("show", "1", "--json").out)
-    assert job["est_tokens_padded"] >= job["est_tokens_real"] > 0
-    assert (
-        job["est_energy_j"] > 0 and job["est_seconds"] > 0 and job["est_method"].startswith("prior")
-    )
+    est = json.loads(cli("show", "1", "--json").out)["estimate"]
+    assert est["tokens_padded"] >= est["tokens_real"] > 0
+    assert est["energy_kwh"] > 0 and est["seconds"] > 0 and est["method"].startswith("prior")
     assert count_rows(env, "token_lengths") == 1
     cli("submit", spec_file)  # the second submission reuses the cached lengths
     assert count_rows(env, "token_lengths") == 1
@@ -53,5 +51,5 @@ def test_unreadable_dataset_is_refused_at_submission(cli: Cli, env: Path, tmp_pa
         'name = "x"\nmodel = "builtin:minilm"\ndeadline = "2h"\n[dataset]\npath = "data/x.csv"\n',
     )
     result = cli("submit", spec)
-    assert result.code == 1 and "has no column 'text'" in result.err
+    assert result.code == 2 and "has no column 'text'" in result.err  # a bad spec: exit 2
     assert count_rows(env) == 0

@@ -39,7 +39,7 @@ def seed(db: Path, dataset: Path) -> None:
                     "dataset": {"path": str(dataset)},
                 }
             )
-            job = add_job(session, resolve(spec, now, dataset.parent), "builtin:minilm", 1, now)
+            job = add_job(session, resolve(spec, now, dataset.parent), 1, now)
             cpu_j = 0.25 * KWH
             it = (gpu_j or 0.0) + cpu_j
             session.add(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pytest
@@ -11,10 +12,12 @@ import pytest
 from gridwait.clock import ManualClock
 from gridwait.errors import ProviderNoData
 from gridwait.grid.base import IntensityProvider
+from gridwait.grid.chain import to_rows
 from gridwait.grid.series import IntensitySeries
 from gridwait.scheduler.accounting import account, settle
 from gridwait.spec import JobSpec, resolve
 from gridwait.store.engine import Store
+from gridwait.store.intensity import save_points
 from gridwait.store.jobs import add_job
 from gridwait.store.models import EnergySample, Run
 from tests.conftest import T0
@@ -58,7 +61,7 @@ def run_with_samples(
         }
     )
     with store.write() as session:
-        job = add_job(session, resolve(spec, T0, dataset.parent), "builtin:minilm", 1, T0)
+        job = add_job(session, resolve(spec, T0, dataset.parent), 1, T0)
         run = Run(
             job_id=job.id or 0,
             attempt=1,
@@ -124,3 +127,54 @@ def test_a_run_without_energy(tmp_path: Path, dataset: Path) -> None:
     run_id = run_with_samples(store, dataset, T0, 0.0, 0)
     row = account(store, Stepped(), "Z", ManualClock(T0), run_id)
     assert row.emissions_g == 0.0 and row.intensity_source == "no energy measured"
+
+
+class ActualsFallBack(Stepped):
+    """A provider behind the fallback chain whose actuals are not out: the chain answers
+    with the built-in profile, marked as a stand-in (never an error)."""
+
+    def actual(self, zone: str, start: datetime, end: datetime) -> IntensitySeries:
+        series = self._series("actual", start, end, scale=3.0)
+        return series.with_fallback("built-in profile, because not published yet")
+
+
+def test_provisional_emissions_use_the_stored_forecast_the_plan_used(
+    tmp_path: Path, dataset: Path
+) -> None:
+    clock = ManualClock(T0 + 12 * H)
+    store = Store(tmp_path / "f.db", clock)
+    planned = Stepped()._series("forecast", T0, T0 + 48 * H, scale=1.2)
+    with store.write() as session:
+        save_points(session, to_rows(planned, T0))  # fetched at T0, before the run began
+    run_id = run_with_samples(store, dataset, T0 + 1 * H, 3.6e6, 2)
+    row = account(store, ActualsFallBack(), "Z", clock, run_id)
+    assert row.emissions_provisional
+    assert row.emissions_g == pytest.approx(3 * 120)  # 3 kWh x the stored 120 g/kWh, not 300
+    assert row.intensity_source == "stored forecast stepped issued 2026-03-02 09:00 (provisional)"
+
+
+def test_a_lost_run_keeps_its_partial_energy_and_duration(tmp_path: Path, dataset: Path) -> None:
+    """The reaper settles a run whose worker vanished: what it measured stays on the run,
+    so history shows its energy beside its emissions."""
+    from gridwait.config import Settings
+    from gridwait.scheduler.service import Service
+    from gridwait.workers.launchers.base import Launcher
+
+    clock = ManualClock(T0 + 12 * H)
+    store = Store(tmp_path / "l.db", clock)
+    run_id = run_with_samples(store, dataset, T0 + 1 * H, 3.6e6, 2)
+    with store.write() as session:
+        run = session.get(Run, run_id)
+        assert run is not None
+        run.state, run.pue = "running", None
+        session.add(run)
+    settings = Settings(db=tmp_path / "l.db", energy={"pue": 1.5})
+    service = Service(settings, clock, store, Stepped(), cast(Launcher, None))
+    service._settle_lost(run_id, "worker exited (code -9) without reporting")
+    with store.read() as session:
+        lost = session.get(Run, run_id)
+    assert lost is not None and lost.state == "lost"
+    assert lost.energy_it_j == pytest.approx(2 * 3.6e6)
+    assert lost.energy_facility_j == pytest.approx(3 * 3.6e6) and lost.pue == 1.5
+    assert lost.duration_s == pytest.approx(2 * 3600.0)
+    assert lost.cpu_method == "estimated" and lost.emissions_g == pytest.approx(3 * 100)

@@ -47,12 +47,13 @@ def spec(
 
 
 def service(
-    env_path: Path, *args: str, extra_env: dict[str, str] | None = None, timeout: int = 300
+    env_path: Path, *args: str, fault: str | None = None, timeout: int = 300
 ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **(extra_env or {})}
+    """`gridwait run ARGS` in a subprocess; with `fault`, through tests/scheduler/faults.py."""
+    command = ["-m", "gridwait"] if fault is None else ["-m", "tests.scheduler.faults", fault, "--"]
     return subprocess.run(
-        [sys.executable, "-m", "gridwait", "run", *args],
-        env=env,
+        [sys.executable, *command, "run", *args],
+        env=dict(os.environ),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -147,10 +148,10 @@ def test_a_killed_worker_is_settled_and_its_partial_energy_kept(
     try:
         [running] = wait_for(
             env,
-            "SELECT r.id, r.pid FROM runs r WHERE r.state = 'running' AND r.pid IS NOT NULL"
+            "SELECT r.id, r.handle FROM runs r WHERE r.state = 'running' AND r.handle IS NOT NULL"
             " AND (SELECT COUNT(*) FROM energy_samples s WHERE s.run_id = r.id) >= 3",
         )
-        os.kill(running["pid"], signal.SIGKILL)
+        os.kill(int(running["handle"]), signal.SIGKILL)  # the local launcher's handle: a PID
         _, err = proc.communicate(timeout=300)
     finally:
         proc.kill()
@@ -173,7 +174,8 @@ def test_a_service_killed_between_claim_and_launch_runs_the_job_exactly_once(
     cli: Cli, env: Path, tmp_path: Path, tiny_model: Path
 ) -> None:
     settings_file(tmp_path, flat_trace(tmp_path), lease_seconds=2)
-    assert cli("submit", spec(tmp_path, "once", tiny_model, "12h")).code == 0
+    # no retries: a run whose worker never started must not spend one (nor fail the job)
+    assert cli("submit", spec(tmp_path, "once", tiny_model, "12h", max_retries=0)).code == 0
     # One simulated time line for both processes, as after a real restart: a fresh
     # `sim:60` would start the second service behind the lease the first one wrote.
     timeline = parse_clock("sim:60").describe()
@@ -184,7 +186,7 @@ def test_a_service_killed_between_claim_and_launch_runs_the_job_exactly_once(
         timeline,
         "--timeout",
         "120",
-        extra_env={"GRIDWAIT_FAILPOINT": "after-claim"},
+        fault="after-claim",
     )
     assert crashed.returncode == 137, crashed.stderr[-2000:]
     [claimed] = rows(env, "SELECT * FROM runs")
@@ -194,5 +196,8 @@ def test_a_service_killed_between_claim_and_launch_runs_the_job_exactly_once(
     runs = rows(env, "SELECT * FROM runs ORDER BY id")
     assert [r["state"] for r in runs] == ["lost", "succeeded"]
     assert "lease lapsed" in runs[0]["error"]
+    assert rows(env, "SELECT attempts FROM jobs")[0]["attempts"] == 1  # the lost one is no attempt
+    reasons = [r["reason"] for r in rows(env, "SELECT reason FROM job_events ORDER BY id")]
+    assert any("never started" in (r or "") and "not counted" in (r or "") for r in reasons)
     assert sum(r["started_at"] is not None for r in runs) == 1  # the fine-tune ran exactly once
     assert rows(env, "SELECT state FROM jobs")[0]["state"] == "succeeded"

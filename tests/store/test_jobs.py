@@ -29,7 +29,7 @@ def submit(store: Store, dataset: Path) -> int:
         }
     )
     with store.write() as session:
-        job = add_job(session, resolve(spec, T0, dataset.parent), "builtin:minilm", 1, T0)
+        job = add_job(session, resolve(spec, T0, dataset.parent), 1, T0)
     assert job.id is not None
     return job.id
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlmodel import SQLModel
 
 from gridwait.clock import ManualClock
@@ -62,13 +63,77 @@ def test_reopening_is_idempotent(tmp_path: Path) -> None:
     assert versions == list(range(1, LATEST + 1))
 
 
+def _affinity(declared: str) -> str:
+    """SQLite's type affinity of a declared column type (section 3.1 of its datatype doc)."""
+    t = declared.upper()
+    if "INT" in t:
+        return "INTEGER"
+    if any(word in t for word in ("CHAR", "CLOB", "TEXT")):
+        return "TEXT"
+    if "BLOB" in t or not t:
+        return "BLOB"
+    if any(word in t for word in ("REAL", "FLOA", "DOUB")):
+        return "REAL"
+    return "NUMERIC"
+
+
 def test_migrated_schema_matches_the_models(tmp_path: Path) -> None:
+    """Same columns, same type affinities, same nullability as the SQLModel tables."""
+    db = tmp_path / "fresh.db"
+    Store(db, ManualClock(NOW)).close()
+    dialect = sqlite_dialect()
+    with sqlite3.connect(db) as conn:
+        for table in SQLModel.metadata.sorted_tables:
+            info = {row[1]: row for row in conn.execute(f"PRAGMA table_info({table.name})")}
+            assert set(info) == {c.name for c in table.columns}, table.name
+            for column in table.columns:
+                _, name, declared, notnull, _, pk = info[column.name]
+                model_type = column.type.compile(dialect=dialect)
+                where = f"{table.name}.{name}: migrations {declared}, model {model_type}"
+                assert _affinity(declared) == _affinity(model_type), where
+                if not pk:
+                    assert bool(notnull) == (not column.nullable), f"{where} nullability"
+
+
+# Every index the migrations create, by table: a query plan relies on each of them.
+INDEXES = {
+    "jobs": {"ix_jobs_state", "ix_jobs_owner", "ix_jobs_project"},
+    "job_events": {"ix_job_events_job"},
+    "runs": {"ix_runs_job", "ix_runs_state"},
+    "energy_samples": {"ix_energy_samples_run"},
+    "intensity_points": {"ux_intensity_points", "ix_intensity_lookup"},
+}
+
+
+def test_indexes_survive_every_migration(tmp_path: Path) -> None:
     db = tmp_path / "fresh.db"
     Store(db, ManualClock(NOW)).close()
     with sqlite3.connect(db) as conn:
-        for table in SQLModel.metadata.sorted_tables:
-            columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table.name})")}
-            assert columns == {c.name for c in table.columns}, table.name
+        for table, wanted in INDEXES.items():
+            found = {row[1] for row in conn.execute(f"PRAGMA index_list({table})")}
+            assert wanted <= found, f"{table}: missing {wanted - found}"
+        columns = [row[2] for row in conn.execute("PRAGMA index_info(ix_energy_samples_run)")]
+        assert columns == ["run_id", "at"]
+
+
+def test_version_4_turns_the_pid_into_a_text_handle(tmp_path: Path) -> None:
+    """A run written by schema 3 keeps its worker's PID, now as the launcher's text handle."""
+    db = tmp_path / "v3.db"
+    _first_schema_database(db)
+    engine = make_engine(db)
+    with engine.begin() as conn:
+        migrate(conn, NOW.isoformat(), target=3)
+        conn.exec_driver_sql(
+            "INSERT INTO runs (job_id, attempt, segment, state, claimed_at, pid)"
+            " VALUES (1, 1, 0, 'running', '2026-01-05 09:00:00.000000', 4242)"
+        )
+    engine.dispose()
+    Store(db, ManualClock(NOW)).close()
+    with sqlite3.connect(db) as conn:
+        columns = {row[1]: row[2] for row in conn.execute("PRAGMA table_info(runs)")}
+        handle, kind = conn.execute("SELECT handle, typeof(handle) FROM runs").fetchone()
+    assert "pid" not in columns and columns["handle"] == "TEXT"
+    assert (handle, kind) == ("4242", "text")
 
 
 def test_newer_database_is_refused(tmp_path: Path) -> None:

@@ -90,12 +90,14 @@ def test_a_restarted_service_follows_by_pid(tmp_path: Path, fake_python: str) ->
 
 def test_the_real_worker_refuses_a_run_that_is_not_claimed(tmp_path: Path) -> None:
     launcher = LocalLauncher()
+    settings = tmp_path / "empty.toml"
+    settings.touch()
     req = RunRequest(
         999,
         1,
         [],
         tmp_path / "run.log",
-        {"GRIDWAIT_DB": str(tmp_path / "w.db"), "GRIDWAIT_CONFIG": str(tmp_path / "none.toml")},
+        {"GRIDWAIT_DB": str(tmp_path / "w.db"), "GRIDWAIT_CONFIG": str(settings)},
     )
     handle = launcher.start(req)
     assert wait_exit(launcher, handle, 60).exit_code == 3

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from gridwait.app.deps import Deps
+from gridwait.app.runs import LocalReporter
 from gridwait.clock import ManualClock, SystemClock
 from gridwait.config import Settings
 from gridwait.spec import JobSpec, resolve
@@ -36,7 +38,7 @@ def planned_job(store: Store, model: Path, **extra: object) -> int:
     )
     now = T0
     with store.write() as session:
-        job = add_job(session, resolve(spec, now, DEMO.parent), str(model), 1, now)
+        job = add_job(session, resolve(spec, now, DEMO.parent), 1, now)
         job.planned_start = now
         transition(session, job, JobState.PLANNED, now, "test")
     assert job.id is not None
@@ -72,8 +74,9 @@ def test_worker_runs_measures_and_reports(tmp_path: Path, tiny_model: Path) -> N
         run = claim(session, job_id, T0, clock.now(), timedelta(minutes=1), "", None)
     assert run is not None and run.id is not None
     meter = RunMeter(clock, None, FakeMeter(20.0, clock), FakeMeter(1.0, clock))
-    assert run_worker(run.id, settings, clock, meter) == EXIT["succeeded"]
-    assert run_worker(run.id, settings, clock, meter) == EXIT["not-ours"]  # it runs once only
+    reporter = LocalReporter(Deps(settings, clock), run.id)
+    assert run_worker(reporter, clock, meter) == EXIT["succeeded"]
+    assert run_worker(reporter, clock, meter) == EXIT["not-ours"]  # it runs once only
     with store.read() as session:
         row = session.get(Run, run.id)
         samples = samples_of(session, run.id)

@@ -1,0 +1,154 @@
+"""The lab's shared record: history (one row per run), reports (totals by user, project
+or month, with budget use) and export rows (CodeCarbon's emissions.csv columns first).
+Every member reads all of it: emission history is the lab's, not one person's."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from gridwait.app.actor import Actor
+from gridwait.app.budgets import usage
+from gridwait.app.deps import Deps
+from gridwait.app.export import ExportRow, export_row
+from gridwait.app.views import HistoryRow, ReportRow
+from gridwait.errors import ConfigError
+from gridwait.units import J_PER_KWH, kwh
+
+GroupBy = Literal["user", "project", "month"]
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    """Which runs: an owner, a project, and bounds on the run's start (UTC)."""
+
+    owner: str | None = None
+    project: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def _rows(deps: Deps, which: RunFilter) -> list[dict[str, Any]]:
+    from gridwait.store.queries import history_rows
+    from gridwait.store.types import db_text
+
+    with deps.reader() as conn:
+        return history_rows(
+            conn, which.owner, which.project, db_text(which.since), db_text(which.until)
+        )
+
+
+def _kwh(joules: float | None) -> float | None:
+    return None if joules is None else kwh(joules)
+
+
+def measured_share(row: dict[str, Any]) -> float:
+    return float(row["measured_j"] / row["energy_it_j"]) if row["energy_it_j"] else 0.0
+
+
+def history(deps: Deps, actor: Actor, which: RunFilter) -> list[HistoryRow]:
+    """One row per run that started, oldest first."""
+    del actor  # the lab's shared record
+    return [_history_row(r) for r in _rows(deps, which)]
+
+
+def _history_row(row: dict[str, Any]) -> HistoryRow:
+    return HistoryRow(
+        run_id=row["run_id"],
+        job_id=row["job_id"],
+        name=row["name"],
+        owner=row["owner"],
+        project=row["project"],
+        state=row["state"],
+        attempt=row["attempt"],
+        segment=row["segment"],
+        started_at=row["started_at"],
+        ended_at=row["ended_at"],
+        duration_s=row["duration_s"],
+        energy_kwh=_kwh(row["energy_facility_j"]),
+        it_energy_kwh=_kwh(row["energy_it_j"]),
+        pue=row["pue"],
+        gpu_kwh=_kwh(row["energy_gpu_j"]),
+        cpu_kwh=_kwh(row["energy_cpu_j"]),
+        ram_kwh=_kwh(row["energy_ram_j"]),
+        gpu_method=row["gpu_method"],
+        cpu_method=row["cpu_method"],
+        ram_method=row["ram_method"],
+        measured_share=measured_share(row),
+        intensity_source=row["intensity_source"],
+        emissions_g=row["emissions_g"],
+        forecast_g=row["forecast_g"],
+        counterfactual_g=row["counterfactual_g"],
+        saving_g=row["saving_g"],
+        provisional=row["emissions_provisional"],
+        tokens_real=row["tokens_real"],
+        tokens_padded=row["tokens_padded"],
+        steps=row["steps"],
+        train_loss=row["final_loss"],
+        train_accuracy=row["accuracy"],
+        hardware=row["hardware"],
+        estimated_energy_kwh=_kwh(row["est_energy_j"]),
+    )
+
+
+def report(deps: Deps, actor: Actor, by: str, which: RunFilter) -> list[ReportRow]:
+    """Totals per user, project or month: energy, emissions, run-now emissions, saving (g
+    and %), measured share, provisional runs, and this month's budget use."""
+    if by not in ("user", "project", "month"):
+        raise ConfigError(f"--by: expected user, project or month, got {by!r}")
+    rows = _rows(deps, which)
+    keyfn: Callable[[dict[str, Any]], str] = {
+        "user": lambda r: r["owner"],
+        "project": lambda r: r["project"],
+        "month": lambda r: r["started_at"].strftime("%Y-%m"),
+    }[by]
+    budgets: dict[tuple[str, str], tuple[float, float]] = {}
+    if by != "month":
+        for b in usage(deps, actor):
+            budgets[(b.scope, b.name)] = (b.monthly_g, b.used_g + b.committed_g)
+    scope = "user" if by == "user" else "project"
+    return [
+        _totals(by, name, group, budgets.get((scope, name)))
+        for name, group in sorted(_group(rows, keyfn).items())
+    ]
+
+
+def _group(
+    rows: Iterable[dict[str, Any]], key: Callable[[dict[str, Any]], str]
+) -> dict[str, list[dict[str, Any]]]:
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(key(row), []).append(row)
+    return groups
+
+
+def _totals(
+    by: str, name: str, rows: list[dict[str, Any]], budget: tuple[float, float] | None
+) -> ReportRow:
+    compared = [r for r in rows if r["saving_g"] is not None]
+    saving = sum(r["saving_g"] for r in compared)
+    base = sum(r["counterfactual_g"] for r in compared)
+    it = sum(r["energy_it_j"] or 0.0 for r in rows)
+    return ReportRow(
+        **{by: name},
+        runs=len(rows),
+        energy_kwh=sum(r["energy_facility_j"] or 0.0 for r in rows) / J_PER_KWH,
+        emissions_g=sum(r["emissions_g"] or 0.0 for r in rows),
+        counterfactual_g=sum(r["counterfactual_g"] or 0.0 for r in rows),
+        saving_g=saving,
+        saving_pct=100 * saving / base if base else None,
+        measured_share=sum(r["measured_j"] for r in rows) / it if it else 0.0,
+        provisional_runs=sum(1 for r in rows if r["emissions_provisional"]),
+        budget_monthly_g=budget[0] if budget else None,
+        budget_used_g=budget[1] if budget else None,
+        budget_used_pct=100 * budget[1] / budget[0] if budget else None,
+    )
+
+
+def export_rows(deps: Deps, actor: Actor, which: RunFilter) -> list[ExportRow]:
+    """Every run as an export row (see export.py for the columns)."""
+    del actor  # the lab's shared record
+    zone = deps.settings.grid.zone
+    return [export_row(r, zone, measured_share(r)) for r in _rows(deps, which)]

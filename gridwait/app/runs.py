@@ -1,0 +1,141 @@
+"""A worker's run, as the service sees it: start (claimed -> running, returning the
+ticket), heartbeat with energy samples, finish, suspended.
+
+These are called by the run's own worker only: in-process through `LocalReporter`, and
+over HTTP (with the run's token) once the API exists. They take a run id, not an Actor.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from typing import Any
+
+from gridwait.app.deps import Deps
+from gridwait.errors import NotFoundError
+from gridwait.spec import JobSpec
+from gridwait.states import RunState
+from gridwait.workers.reporter import (
+    MeterSettings,
+    Outcome,
+    RunNotOurs,
+    Sample,
+    Ticket,
+)
+
+
+def _lease(deps: Deps) -> timedelta:
+    # domain time: on a simulated clock a real second lasts `factor` domain seconds
+    return timedelta(seconds=deps.settings.scheduler.lease_seconds * deps.clock.factor)
+
+
+def start_run(deps: Deps, run_id: int, handle: str, host: str) -> Ticket:
+    """Take a claimed run and hand its worker everything it needs."""
+    from gridwait.store.jobs import get_job
+    from gridwait.store.runs import start
+
+    now = deps.clock.now()
+    with deps.store().write() as session:
+        run = start(session, run_id, handle, host, now, _lease(deps))
+        if run is None:
+            raise RunNotOurs(f"run {run_id} is not claimed (already started, or settled)")
+        job = get_job(session, run.job_id)
+    assert job.id is not None and run.id is not None and run.lease_expires_at is not None
+    spec = JobSpec.model_validate_json(job.spec_json)
+    hub = job.dataset.startswith("hub:")
+    dataset = spec.dataset.model_copy(
+        update={"path": None, "hub": job.dataset.removeprefix("hub:")}
+        if hub
+        else {"path": job.dataset, "hub": None}
+    )
+    energy, scheduler = deps.settings.energy, deps.settings.scheduler
+    return Ticket(
+        run_id=run.id,
+        job_id=job.id,
+        attempt=run.attempt,
+        segment=run.segment,
+        spec=spec.model_copy(update={"model": job.model, "dataset": dataset}),
+        deadline=job.deadline,
+        gpus=job.gpus,
+        threads=None if job.gpus else max(1, (os.cpu_count() or 1) // scheduler.cpu_slots),
+        work_dir=str(deps.settings.job_dir(job.id)),
+        checkpoint=run.checkpoint,
+        segment_end=run.segment_end,
+        lease_expires_at=run.lease_expires_at,
+        meter=MeterSettings(
+            cpu_watts_per_core=energy.cpu_watts_per_core,
+            ram_watts_per_gb=energy.ram_watts_per_gb,
+            hardware=energy.hardware,
+            sample_seconds=energy.sample_seconds,
+        ),
+    )
+
+
+def heartbeat(deps: Deps, run_id: int, samples: list[Sample]) -> bool:
+    """Record the samples and renew the lease; False if the run is no longer running."""
+    from gridwait.store.models import EnergySample
+    from gridwait.store.runs import heartbeat as store_heartbeat
+
+    rows = [EnergySample(run_id=run_id, **s.model_dump()) for s in samples]
+    with deps.store().write() as session:
+        return store_heartbeat(session, run_id, rows, deps.clock.now(), _lease(deps))
+
+
+def finish_run(deps: Deps, run_id: int, outcome: Outcome) -> None:
+    """Record how the run ended, its energy (x the facility's PUE) and what it trained.
+    RunNotOurs if the reaper settled it meanwhile; the service accounts it next tick."""
+    from gridwait.store.runs import end, energy_columns
+
+    values: dict[str, Any] = {
+        "ended_at": deps.clock.now(),
+        "exit_code": {"succeeded": 0, "failed": 1, "suspended": 75}[outcome.state],
+        "error": outcome.error,
+        "duration_s": outcome.duration_s,
+        "measure_note": outcome.note,
+        **energy_columns(outcome.final, deps.settings.energy.pue),
+    }
+    if outcome.result is not None:
+        r = outcome.result
+        values.update(
+            tokens_real=r.tokens_real,
+            tokens_padded=r.tokens_padded,
+            steps=r.steps,
+            total_steps=r.total_steps,
+            final_loss=r.final_loss,
+            accuracy=r.accuracy,
+            checkpoint=r.checkpoint,
+            hardware=r.hardware,
+            precision=r.precision,
+            model_params=r.model_params,
+            flops=r.flops,
+        )
+    with deps.store().write() as session:
+        if not end(session, run_id, RunState(outcome.state), values):
+            _exists(session, run_id)
+            raise RunNotOurs(f"run {run_id} was settled while its worker ran")
+
+
+def _exists(session: Any, run_id: int) -> None:
+    from gridwait.store.models import Run
+
+    if session.get(Run, run_id) is None:
+        raise NotFoundError(f"no run with id {run_id}")
+
+
+class LocalReporter:
+    """The RunReporter of a worker on the scheduler host: calls the use cases directly."""
+
+    def __init__(self, deps: Deps, run_id: int) -> None:
+        self.deps, self.run_id = deps, run_id
+
+    def start(self, handle: str, host: str) -> Ticket:
+        return start_run(self.deps, self.run_id, handle, host)
+
+    def heartbeat(self, samples: list[Sample]) -> bool:
+        return heartbeat(self.deps, self.run_id, samples)
+
+    def finish(self, outcome: Outcome) -> None:
+        finish_run(self.deps, self.run_id, outcome)
+
+    def suspended(self, outcome: Outcome) -> None:
+        finish_run(self.deps, self.run_id, outcome)

@@ -1,0 +1,270 @@
+"""What the use cases return: typed views with units in their field names (kWh, g, s,
+W) and UTC times. The CLI renders them; the API serialises them unchanged."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+
+
+class View(BaseModel):
+    # from_attributes: views are built from ORM rows too; extra keys of a row are ignored
+    model_config = ConfigDict(frozen=True, from_attributes=True)
+
+
+class EventView(View):
+    at: datetime
+    from_state: str | None
+    to_state: str
+    reason: str | None
+
+
+class EstimateView(View):
+    tokens_real: int
+    tokens_padded: int
+    padding_ratio: float | None
+    steps: int
+    flops: float
+    seconds: float
+    seconds_low: float
+    seconds_high: float
+    energy_kwh: float
+    energy_low_kwh: float
+    energy_high_kwh: float
+    gpu_kwh: float
+    cpu_kwh: float
+    ram_kwh: float
+    pue: float
+    power_w: float
+    hardware: str
+    precision: str
+    method: str
+    level: str
+    note: str | None = None
+
+
+class StoredEstimate(View):
+    """The estimate stored on a job at submission."""
+
+    tokens_real: int | None
+    tokens_padded: int | None
+    seconds: float | None
+    energy_kwh: float | None
+    energy_low_kwh: float | None
+    energy_high_kwh: float | None
+    power_w: float | None
+    method: str | None
+
+
+class PlanSummary(View):
+    """A job's current plan: window(s), forecast and run-now emissions."""
+
+    planned_at: datetime | None
+    start: datetime
+    end: datetime | None
+    segments: list[tuple[datetime, datetime]]
+    forecast_g: float | None
+    run_now_g: float | None
+    source: str | None
+    late: bool
+
+
+class RunView(View):
+    id: int
+    attempt: int
+    segment: int
+    state: str
+    claimed_at: datetime
+    started_at: datetime | None
+    ended_at: datetime | None
+    handle: str | None
+    """The launcher's handle: a PID locally, a Slurm job id on a cluster."""
+    host: str | None
+    gpu_ids: str | None
+    log_path: str | None
+    exit_code: int | None
+    error: str | None
+    duration_s: float | None
+    energy_kwh: float | None
+    """Facility energy (IT x PUE)."""
+    it_energy_kwh: float | None
+    gpu_kwh: float | None
+    cpu_kwh: float | None
+    ram_kwh: float | None
+    pue: float | None
+    gpu_method: str | None
+    cpu_method: str | None
+    ram_method: str | None
+    emissions_g: float | None
+    provisional: bool
+    forecast_g: float | None
+    counterfactual_g: float | None
+    saving_g: float | None
+    intensity_source: str | None
+    tokens_real: int | None
+    tokens_padded: int | None
+    steps: int | None
+    total_steps: int | None
+    train_loss: float | None
+    train_accuracy: float | None
+    hardware: str | None
+    precision: str | None
+
+
+class JobView(View):
+    """Everything about one job."""
+
+    id: int
+    name: str
+    owner: str
+    project: str
+    state: str
+    reason: str | None
+    model: str
+    task: str
+    dataset: str
+    epochs: int
+    batch_size: int
+    max_length: int
+    learning_rate: float
+    padding: str
+    gpus: int
+    interruptible: bool
+    max_retries: int
+    attempts: int
+    submitted_at: datetime
+    earliest_start: datetime
+    deadline: datetime
+    updated_at: datetime
+    estimate: StoredEstimate | None
+    plan: PlanSummary | None
+    events: list[EventView]
+    runs: list[RunView]
+
+
+class QueueRow(View):
+    id: int
+    name: str
+    owner: str
+    project: str
+    state: str
+    gpus: int
+    interruptible: bool
+    submitted_at: datetime
+    deadline: datetime
+    planned_start: datetime | None
+    planned_end: datetime | None
+    est_energy_kwh: float | None
+    est_seconds: float | None
+    plan_forecast_g: float | None
+    plan_run_now_g: float | None
+    late: bool
+    reason: str | None
+
+
+class Submitted(View):
+    job: QueueRow
+    estimate: EstimateView
+
+
+class PlanRow(View):
+    id: int
+    name: str
+    owner: str
+    project: str
+    status: str
+    """planned, late or held"""
+    start: datetime | None
+    end: datetime | None
+    segments: list[tuple[datetime, datetime]]
+    forecast_g: float | None
+    run_now_g: float | None
+    saving_g: float | None
+    fallback_share: float | None
+    source: str | None
+    reason: str | None
+
+
+class PlanView(View):
+    now: datetime
+    notes: list[str]
+    jobs: list[PlanRow]
+
+
+class BudgetView(View):
+    scope: str
+    name: str
+    monthly_g: float
+    month: str
+    used_g: float
+    """Actual emissions of runs that ended this month."""
+    committed_g: float
+    """Forecast emissions of jobs planned or running this month."""
+    left_g: float
+
+
+class HistoryRow(View):
+    """One run, with how each number was had."""
+
+    run_id: int
+    job_id: int
+    name: str
+    owner: str
+    project: str
+    state: str
+    attempt: int
+    segment: int
+    started_at: datetime | None
+    ended_at: datetime | None
+    duration_s: float | None
+    energy_kwh: float | None
+    it_energy_kwh: float | None
+    pue: float | None
+    gpu_kwh: float | None
+    cpu_kwh: float | None
+    ram_kwh: float | None
+    gpu_method: str | None
+    cpu_method: str | None
+    ram_method: str | None
+    measured_share: float
+    """Share of the IT energy that was measured rather than estimated."""
+    intensity_source: str | None
+    emissions_g: float | None
+    forecast_g: float | None
+    counterfactual_g: float | None
+    saving_g: float | None
+    provisional: bool
+    tokens_real: int | None
+    tokens_padded: int | None
+    steps: int | None
+    train_loss: float | None
+    train_accuracy: float | None
+    hardware: str | None
+    estimated_energy_kwh: float | None
+
+
+class ReportRow(View):
+    """Totals of one user, project or month; only the grouping key's field is set."""
+
+    user: str | None = None
+    project: str | None = None
+    month: str | None = None
+    runs: int
+    energy_kwh: float
+    emissions_g: float
+    counterfactual_g: float
+    saving_g: float
+    saving_pct: float | None
+    measured_share: float
+    provisional_runs: int
+    budget_monthly_g: float | None
+    budget_used_g: float | None
+    budget_used_pct: float | None
+
+    def group(self) -> str:
+        return self.user or self.project or self.month or ""
+
+    def as_json(self) -> dict[str, object]:
+        """The grouping key under its own name (user, project or month), then the totals."""
+        return self.model_dump(mode="json", exclude_unset=True)
