@@ -8,7 +8,7 @@ STAMP   := $(VENV)/.installed
 # resolves to a CUDA build of several GB (see ../shared/reference/platform.md).
 TORCH   := torch==2.13.0
 
-.PHONY: install test lint typecheck pytest demo clean
+.PHONY: install test lint typecheck pytest demo clean gpu-check
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -33,6 +33,19 @@ test: lint typecheck pytest
 
 demo: $(STAMP)
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/gridwait demo
+
+# The GPU check on a bare GPU machine (torch, transformers, accelerate, nvidia-ml-py and
+# psutil installed; no network): installs the wheels brought along into GPU_DEPS and runs
+# benchmarks/gpu_check.py from this checkout (benchmarks/README.md). No venv, no install
+# of gridwait itself. The CPU smoke run of the same check is a test (make pytest).
+GPU_WHEELS ?= dist/gpu-wheels
+GPU_DEPS   ?= dist/gpu-deps
+GPU_OUT    ?= out/gpu-check
+GPU_ARGS   ?=
+gpu-check:
+	$(PY) -m pip install --quiet --no-index --no-deps --upgrade --target $(GPU_DEPS) $(GPU_WHEELS)/*.whl
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONPATH=$(CURDIR):$(abspath $(GPU_DEPS)) \
+		$(PY) -m benchmarks.gpu_check --out $(GPU_OUT) $(GPU_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
