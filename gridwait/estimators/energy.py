@@ -148,19 +148,9 @@ def _prior(
         cpu_w * training + params.cpu_watts_per_core * startup,
         ram_w * seconds,
     )
+    band = ((PRIOR_LOW, PRIOR_HIGH), (PRIOR_LOW, PRIOR_HIGH))
     return _assemble(
-        count,
-        hardware,
-        params,
-        flops,
-        seconds,
-        parts,
-        PRIOR_LOW,
-        PRIOR_HIGH,
-        PRIOR_LOW,
-        PRIOR_HIGH,
-        method,
-        "prior",
+        count, hardware, params, _Prediction(flops, seconds, parts, band, method, "prior")
     )
 
 
@@ -174,36 +164,28 @@ def _calibrated(
     cpu_j = it_j * cal.cpu_share
     ram_j = max(it_j - gpu_j - cpu_j, 0.0)
     s_band, j_band = cal.seconds.band, cal.joules.band
-    return _assemble(
-        count,
-        hardware,
-        params,
-        flops,
-        seconds,
-        (gpu_j, cpu_j, ram_j),
-        1 - min(s_band, 0.9),
-        1 + s_band,
-        1 - min(j_band, 0.9),
-        1 + j_band,
-        cal.describe(),
-        cal.level,
-    )
+    band = ((1 - min(s_band, 0.9), 1 + s_band), (1 - min(j_band, 0.9), 1 + j_band))
+    prediction = _Prediction(flops, seconds, (gpu_j, cpu_j, ram_j), band, cal.describe(), cal.level)
+    return _assemble(count, hardware, params, prediction)
+
+
+@dataclass(frozen=True)
+class _Prediction:
+    flops: float
+    seconds: float
+    parts: tuple[float, float, float]
+    """IT joules of GPU, CPU and RAM."""
+    band: tuple[tuple[float, float], tuple[float, float]]
+    """(low, high) factors of the seconds, then of the energy."""
+    method: str
+    level: str
 
 
 def _assemble(
-    count: TokenCount,
-    hardware: Hardware,
-    params: EnergyParams,
-    flops: float,
-    seconds: float,
-    parts: tuple[float, float, float],
-    s_low: float,
-    s_high: float,
-    j_low: float,
-    j_high: float,
-    method: str,
-    level: str,
+    count: TokenCount, hardware: Hardware, params: EnergyParams, p: _Prediction
 ) -> Estimate:
+    flops, seconds, parts, method, level = p.flops, p.seconds, p.parts, p.method, p.level
+    (s_low, s_high), (j_low, j_high) = p.band
     energy = sum(parts) * params.pue
     return Estimate(
         tokens_real=count.real,

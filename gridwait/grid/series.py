@@ -202,7 +202,7 @@ class IntensitySeries:
         return replace(self, fallback=reason)
 
 
-def from_points(
+def from_points(  # noqa: PLR0913  (the fields of IntensitySeries, keyword-only)
     times: Sequence[datetime],
     values: Sequence[float],
     *,

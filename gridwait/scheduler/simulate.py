@@ -213,7 +213,7 @@ def _ceil(when: datetime, period: timedelta) -> datetime:
     return when if not rest else when + (period - rest)
 
 
-def _replan(
+def _replan(  # noqa: PLR0913  (one simulated poll's whole state)
     states: dict[str, _State],
     waiting: set[str],
     running: set[str],

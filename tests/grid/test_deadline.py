@@ -146,7 +146,7 @@ def test_a_body_dripped_a_byte_at_a_time_ends_at_the_deadline(
     ):
         forecast(server, policy, sleeps)
     elapsed = time.monotonic() - began
-    assert 0.95 <= elapsed < 1.25, elapsed
+    assert 0.95 <= elapsed < 1.5, elapsed  # the deadline, plus a margin for a busy CI box
     assert server.connections == 1 and sleeps == []  # no attempt started without time for it
 
 

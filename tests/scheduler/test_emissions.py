@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gridwait.scheduler.emissions import constant_power, integrate, shifted
 from gridwait.grid.series import IntensitySeries
+from gridwait.scheduler.emissions import constant_power, integrate, shifted
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
