@@ -85,6 +85,11 @@ def kwh(joules: float) -> float:
     return joules / J_PER_KWH
 
 
+def kwh_or_none(joules: float | None) -> float | None:
+    """Joules in kWh, an unknown energy staying unknown."""
+    return None if joules is None else joules / J_PER_KWH
+
+
 def format_mass(grams: float | None) -> str:
     if grams is None:
         return "-"

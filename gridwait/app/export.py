@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from gridwait.app.views import View
-from gridwait.units import kwh
+from gridwait.units import kwh_or_none
 
 
 class ExportRow(View):
@@ -56,10 +56,6 @@ class ExportRow(View):
 COLUMNS = tuple(ExportRow.model_fields)
 
 
-def _kwh(joules: float | None) -> float | None:
-    return None if joules is None else kwh(joules)
-
-
 def _kg(grams: float | None) -> float | None:
     return None if grams is None else grams / 1000
 
@@ -84,10 +80,10 @@ def export_row(row: dict[str, Any], zone: str, measured: float) -> ExportRow:
         cpu_power=watts(row["energy_cpu_j"]),
         gpu_power=watts(row["energy_gpu_j"]),
         ram_power=watts(row["energy_ram_j"]),
-        cpu_energy=_kwh(row["energy_cpu_j"]),
-        gpu_energy=_kwh(row["energy_gpu_j"]),
-        ram_energy=_kwh(row["energy_ram_j"]),
-        energy_consumed=_kwh(row["energy_facility_j"]),
+        cpu_energy=kwh_or_none(row["energy_cpu_j"]),
+        gpu_energy=kwh_or_none(row["energy_gpu_j"]),
+        ram_energy=kwh_or_none(row["energy_ram_j"]),
+        energy_consumed=kwh_or_none(row["energy_facility_j"]),
         region=zone,
         cpu_model=None if gpu else row["hardware"],
         gpu_count=row["gpus"],

@@ -15,7 +15,7 @@ from gridwait.app.deps import Deps
 from gridwait.app.export import ExportRow, export_row
 from gridwait.app.views import HistoryRow, ReportRow
 from gridwait.errors import ConfigError
-from gridwait.units import J_PER_KWH, kwh
+from gridwait.units import J_PER_KWH, kwh_or_none
 
 GroupBy = Literal["user", "project", "month"]
 
@@ -38,10 +38,6 @@ def _rows(deps: Deps, which: RunFilter) -> list[dict[str, Any]]:
         return history_rows(
             conn, which.owner, which.project, db_text(which.since), db_text(which.until)
         )
-
-
-def _kwh(joules: float | None) -> float | None:
-    return None if joules is None else kwh(joules)
 
 
 def measured_share(row: dict[str, Any]) -> float:
@@ -67,12 +63,12 @@ def _history_row(row: dict[str, Any]) -> HistoryRow:
         started_at=row["started_at"],
         ended_at=row["ended_at"],
         duration_s=row["duration_s"],
-        energy_kwh=_kwh(row["energy_facility_j"]),
-        it_energy_kwh=_kwh(row["energy_it_j"]),
+        energy_kwh=kwh_or_none(row["energy_facility_j"]),
+        it_energy_kwh=kwh_or_none(row["energy_it_j"]),
         pue=row["pue"],
-        gpu_kwh=_kwh(row["energy_gpu_j"]),
-        cpu_kwh=_kwh(row["energy_cpu_j"]),
-        ram_kwh=_kwh(row["energy_ram_j"]),
+        gpu_kwh=kwh_or_none(row["energy_gpu_j"]),
+        cpu_kwh=kwh_or_none(row["energy_cpu_j"]),
+        ram_kwh=kwh_or_none(row["energy_ram_j"]),
         gpu_method=row["gpu_method"],
         cpu_method=row["cpu_method"],
         ram_method=row["ram_method"],
@@ -89,7 +85,7 @@ def _history_row(row: dict[str, Any]) -> HistoryRow:
         train_loss=row["final_loss"],
         train_accuracy=row["accuracy"],
         hardware=row["hardware"],
-        estimated_energy_kwh=_kwh(row["est_energy_j"]),
+        estimated_energy_kwh=kwh_or_none(row["est_energy_j"]),
     )
 
 

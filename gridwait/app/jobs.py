@@ -23,7 +23,7 @@ from gridwait.app.views import (
 )
 from gridwait.errors import SpecError
 from gridwait.spec import JobSpec, Submission
-from gridwait.units import kwh
+from gridwait.units import kwh_or_none
 
 
 @dataclass(frozen=True)
@@ -141,15 +141,11 @@ def _queue_row(job: dict[str, Any]) -> QueueRow:
     return QueueRow.model_validate(
         {
             **job,
-            "est_energy_kwh": _kwh(job["est_energy_j"]),
+            "est_energy_kwh": kwh_or_none(job["est_energy_j"]),
             "late": job["plan_late"],
             "reason": job["state_reason"],
         }
     )
-
-
-def _kwh(joules: float | None) -> float | None:
-    return None if joules is None else kwh(joules)
 
 
 def _stored_estimate(job: dict[str, Any]) -> StoredEstimate | None:
@@ -159,9 +155,9 @@ def _stored_estimate(job: dict[str, Any]) -> StoredEstimate | None:
         tokens_real=job["est_tokens_real"],
         tokens_padded=job["est_tokens_padded"],
         seconds=job["est_seconds"],
-        energy_kwh=_kwh(job["est_energy_j"]),
-        energy_low_kwh=_kwh(job["est_low_j"]),
-        energy_high_kwh=_kwh(job["est_high_j"]),
+        energy_kwh=kwh_or_none(job["est_energy_j"]),
+        energy_low_kwh=kwh_or_none(job["est_low_j"]),
+        energy_high_kwh=kwh_or_none(job["est_high_j"]),
         power_w=job["est_power_w"],
         method=job["est_method"],
     )
@@ -202,11 +198,11 @@ def run_view(run: dict[str, Any]) -> RunView:
         exit_code=run["exit_code"],
         error=run["error"],
         duration_s=run["duration_s"],
-        energy_kwh=_kwh(run["energy_facility_j"]),
-        it_energy_kwh=_kwh(run["energy_it_j"]),
-        gpu_kwh=_kwh(run["energy_gpu_j"]),
-        cpu_kwh=_kwh(run["energy_cpu_j"]),
-        ram_kwh=_kwh(run["energy_ram_j"]),
+        energy_kwh=kwh_or_none(run["energy_facility_j"]),
+        it_energy_kwh=kwh_or_none(run["energy_it_j"]),
+        gpu_kwh=kwh_or_none(run["energy_gpu_j"]),
+        cpu_kwh=kwh_or_none(run["energy_cpu_j"]),
+        ram_kwh=kwh_or_none(run["energy_ram_j"]),
         pue=run["pue"],
         gpu_method=run["gpu_method"],
         cpu_method=run["cpu_method"],
