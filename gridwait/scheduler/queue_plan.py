@@ -116,7 +116,7 @@ def plan_queue(
             settings.scheduler.cpu_slots,
             cpu_busy,
             fallback=fallback,
-            options=options(settings),
+            options=replace(options(settings), unit="CPU slot"),
         )
 
     placements = place(planned)

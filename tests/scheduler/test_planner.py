@@ -236,3 +236,13 @@ def test_busy_counts_stay_exact_as_reservations_come_in(takes, queries) -> None:
         for h in (1, 2, 3):
             expected = np.concatenate(([0], np.cumsum(line.free < h)))
             assert (line.busy(h, len(line.free))[: len(expected)] == expected).all()
+
+
+@pytest.mark.parametrize("unit", ["GPU", "CPU slot"])
+def test_a_late_job_names_the_capacity_it_waited_for(unit: str) -> None:
+    """CPU-only jobs wait for a CPU slot, not a GPU: the reason says which."""
+    forecast = hourly([100, 100, 100, 100])
+    options = PlanOptions(unit=unit)
+    first, second = plan(T0, [job(1, 2, 2), job(2, 2, 3)], forecast, 1, options=options)
+    assert not first.late and second.late
+    assert second.reason is not None and f"no 1 free {unit}(s)" in second.reason

@@ -141,7 +141,8 @@ def _place(state: _Pass, job: PlanJob) -> Placement:
     run_now = state.grams(job, ((lo, lo + length),))
     capacity = state.capacity
     if capacity is not None and job.gpus > capacity.capacity:
-        why = f"needs {job.gpus} GPUs but the lab lends {capacity.capacity}; waiting for more"
+        unit = options.unit
+        why = f"needs {job.gpus} {unit}s but the lab lends {capacity.capacity}; waiting for more"
         return _late(state, job, (lo, length, run_now), why, reserve=False)
     if hi < lo - SLACK_S:
         available = max(0.0, (job.deadline - max(state.now, job.earliest)).total_seconds())
@@ -164,7 +165,8 @@ def _place(state: _Pass, job: PlanJob) -> Placement:
         if split is not None:
             segments = split[0]
     if segments is None:
-        why = f"no {job.gpus} free GPU(s) for {_hours(job.duration_s)} before the deadline"
+        free = f"{job.gpus} free {options.unit}(s)"
+        why = f"no {free} for {_hours(job.duration_s)} before the deadline"
         return _late(state, job, (lo, length, run_now), why)
     if need is not None:
         need.capacity.reserve(job.gpus, segments)

@@ -42,6 +42,8 @@ class PlanOptions:
     whole steps. Start times themselves are continuous."""
     min_segment: timedelta = timedelta(minutes=30)
     resume_overhead: timedelta = timedelta(minutes=2)
+    unit: str = "GPU"
+    """What the capacity counts, as the reasons name it (CPU-only jobs: "CPU slot")."""
 
 
 @dataclass(frozen=True)
