@@ -70,14 +70,14 @@ class Mode:
     sample_s: float
     idle_s: float
     min_steps: int
+    reserve_s: float
+    """Kept back for idle power after the runs and for writing the results."""
 
 
-GPU_MODE = Mode(False, 450.0, 470.0, 1.0, 10.0, 10)
-SMOKE_MODE = Mode(True, 55.0, 58.0, 0.2, 0.0, 2)
+GPU_MODE = Mode(False, 450.0, 470.0, 1.0, 10.0, 10, 15.0)
+SMOKE_MODE = Mode(True, 55.0, 58.0, 0.2, 0.0, 2, 3.0)
 SAFETY = 1.5
 """Margin on the guard's duration estimate before a run is cut."""
-RESERVE_S = 15.0
-"""Kept back for idle power after the runs and for writing the results."""
 
 
 def prepare_environment(smoke: bool) -> None:

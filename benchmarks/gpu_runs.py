@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from benchmarks.gpu_check import RESERVE_S, SAFETY, Mode, Report
+from benchmarks.gpu_check import SAFETY, Mode, Report
 from benchmarks.gpu_models import (
     GPU_MODELS,
     SMOKE_MODELS,
@@ -284,7 +284,7 @@ class Check:
         guess = estimate(
             work.count, work.info, self.hardware, self.gpus, self.params, history, work.model
         )
-        left = self.mode.budget_s - (time.monotonic() - self.began) - RESERVE_S
+        left = self.mode.budget_s - (time.monotonic() - self.began) - self.mode.reserve_s
         steps, note = fit_steps(
             work.steps, guess.seconds * SAFETY, left - self.mode.idle_s, self.mode.min_steps
         )

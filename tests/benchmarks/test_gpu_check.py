@@ -71,11 +71,17 @@ def test_the_smoke_run_measures_every_model_through_the_worker(tmp_path: Path) -
         "llama-small-64",
     ]
     for r in runs:
-        assert r["state"] == "succeeded" and r["steps"] == r["steps_planned"] == 6
+        assert r["state"] == "succeeded" and r["steps_planned"] == 6
+        # a loaded machine may make the time guard cut a run short; it says so
+        assert r["steps"] == 6 or r["guard"].startswith(f"cut from 6 to {r['steps']} steps")
         assert r["energy_it_j"] > 0 and r["energy_cpu_j"] > 0 and r["energy_ram_j"] > 0
         assert r["cpu_method"].startswith(("rapl", "estimated")) and r["ram_method"] == "estimated"
         assert r["gpu_method"] is None and r["energy_gpu_j"] is None  # the CPU: no GPU meter
-        assert r["tokens_estimated"] == r["tokens_padded"] == 6 * r["batch_size"] * r["max_length"]
+        assert (
+            r["tokens_estimated"]
+            == r["tokens_padded"]
+            == r["steps"] * r["batch_size"] * r["max_length"]
+        )
         assert r["cold"]["level"] == "prior" and r["cold_error_s_pct"] is not None
         assert r["cold_error_j_pct"] is not None
         assert r["samples"] >= 2 and r["sampler"]["samples"] == r["samples"]
@@ -203,7 +209,9 @@ def test_both_gpu_methods_are_read_on_the_same_interval() -> None:
     clock.advance(10.0)
     joules, method = meter.read()
     assert (joules, method) == (3100.0, "nvml_counter")
-    assert meter.shadow == (pytest.approx(3000.0), "nvml_power")  # 300 W x 10 s
+    shadow_j, shadow_method = meter.shadow
+    assert shadow_method == "nvml_power"
+    assert shadow_j == pytest.approx(3000.0)  # 300 W x 10 s
     meter.close()
     assert not meter.power._thread.is_alive()
 
