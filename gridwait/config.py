@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -69,6 +70,12 @@ class SchedulerSettings(_Section):
     """Real seconds a claimed run stays ours without a heartbeat."""
     tick_seconds: float = Field(1.0, ge=0.05, le=3600)
     max_retries: int = Field(1, ge=0, le=100)
+
+    def lease(self, factor: float) -> timedelta:
+        """A run's lease in domain time: on a clock `factor` times faster than real time,
+        `lease_seconds` real seconds last `factor` times as long."""
+        return timedelta(seconds=self.lease_seconds * factor)
+
     """Default times a run lost to a crash is re-queued."""
 
 

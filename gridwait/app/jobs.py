@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter
 
@@ -24,6 +22,9 @@ from gridwait.app.views import (
 from gridwait.errors import SpecError
 from gridwait.spec import JobSpec, Submission
 from gridwait.units import kwh_or_none
+
+if TYPE_CHECKING:
+    from gridwait.store.models import Job
 
 
 @dataclass(frozen=True)
@@ -113,8 +114,8 @@ def show(deps: Deps, actor: Actor, job_id: int) -> JobView:
         earliest_start=job.earliest_start,
         deadline=job.deadline,
         updated_at=job.updated_at,
-        estimate=_stored_estimate(job.model_dump()),
-        plan=_plan_summary(job.model_dump()),
+        estimate=_stored_estimate(job),
+        plan=_plan_summary(job),
         events=[
             EventView(at=e.at, from_state=e.from_state, to_state=e.to_state, reason=e.reason)
             for e in history
@@ -148,37 +149,35 @@ def _queue_row(job: dict[str, Any]) -> QueueRow:
     )
 
 
-def _stored_estimate(job: dict[str, Any]) -> StoredEstimate | None:
-    if job["est_method"] is None:
+def _stored_estimate(job: Job) -> StoredEstimate | None:
+    if job.est_method is None:
         return None
     return StoredEstimate(
-        tokens_real=job["est_tokens_real"],
-        tokens_padded=job["est_tokens_padded"],
-        seconds=job["est_seconds"],
-        energy_kwh=kwh_or_none(job["est_energy_j"]),
-        energy_low_kwh=kwh_or_none(job["est_low_j"]),
-        energy_high_kwh=kwh_or_none(job["est_high_j"]),
-        power_w=job["est_power_w"],
-        method=job["est_method"],
+        tokens_real=job.est_tokens_real,
+        tokens_padded=job.est_tokens_padded,
+        seconds=job.est_seconds,
+        energy_kwh=kwh_or_none(job.est_energy_j),
+        energy_low_kwh=kwh_or_none(job.est_low_j),
+        energy_high_kwh=kwh_or_none(job.est_high_j),
+        power_w=job.est_power_w,
+        method=job.est_method,
     )
 
 
-def _plan_summary(job: dict[str, Any]) -> PlanSummary | None:
-    if job["planned_start"] is None:
+def _plan_summary(job: Job) -> PlanSummary | None:
+    from gridwait.store.jobs import plan_segments
+
+    if job.planned_start is None:
         return None
-    segments = [
-        (datetime.fromisoformat(a), datetime.fromisoformat(b))
-        for a, b in json.loads(job["plan_segments_json"] or "[]")
-    ]
     return PlanSummary(
-        planned_at=job["planned_at"],
-        start=job["planned_start"],
-        end=job["planned_end"],
-        segments=segments,
-        forecast_g=job["plan_forecast_g"],
-        run_now_g=job["plan_run_now_g"],
-        source=job["plan_source"],
-        late=bool(job["plan_late"]),
+        planned_at=job.planned_at,
+        start=job.planned_start,
+        end=job.planned_end,
+        segments=plan_segments(job),
+        forecast_g=job.plan_forecast_g,
+        run_now_g=job.plan_run_now_g,
+        source=job.plan_source,
+        late=job.plan_late,
     )
 
 

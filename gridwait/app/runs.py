@@ -16,6 +16,7 @@ from gridwait.errors import NotFoundError
 from gridwait.spec import JobSpec
 from gridwait.states import RunState
 from gridwait.workers.reporter import (
+    EXIT_CODES,
     MeterSettings,
     Outcome,
     RunNotOurs,
@@ -26,7 +27,7 @@ from gridwait.workers.reporter import (
 
 def _lease(deps: Deps) -> timedelta:
     # domain time: on a simulated clock a real second lasts `factor` domain seconds
-    return timedelta(seconds=deps.settings.scheduler.lease_seconds * deps.clock.factor)
+    return deps.settings.scheduler.lease(deps.clock.factor)
 
 
 def start_run(deps: Deps, run_id: int, handle: str, host: str) -> Ticket:
@@ -88,7 +89,7 @@ def finish_run(deps: Deps, run_id: int, outcome: Outcome) -> None:
 
     values: dict[str, Any] = {
         "ended_at": deps.clock.now(),
-        "exit_code": {"succeeded": 0, "failed": 1, "suspended": 75}[outcome.state],
+        "exit_code": EXIT_CODES[outcome.state],
         "error": outcome.error,
         "duration_s": outcome.duration_s,
         "measure_note": outcome.note,

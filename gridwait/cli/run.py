@@ -30,15 +30,6 @@ class _DomainTime(logging.Formatter):
         return super().format(record)
 
 
-class _NoSkippedRuns(logging.Filter):
-    """APScheduler warns each time a timer job is still running when it is due again;
-    with `coalesce` that is expected (the next run catches up), and on a simulated clock
-    it flooded the log (155 lines in 3 minutes)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "maximum number of running instances" not in record.getMessage()
-
-
 def log_to_stderr(clock: Clock) -> None:
     handler = logging.StreamHandler(err.file)
     handler.setFormatter(_DomainTime(clock))
@@ -46,7 +37,6 @@ def log_to_stderr(clock: Clock) -> None:
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
     root.propagate = False
-    logging.getLogger("apscheduler.scheduler").addFilter(_NoSkippedRuns())
 
 
 def serve(app: AppContext, until_idle: bool, timeout: float | None) -> bool:

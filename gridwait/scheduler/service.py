@@ -15,11 +15,10 @@ At start-up everything is rebuilt from the database: timers are never the truth.
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import os
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import text
 
@@ -32,7 +31,7 @@ from gridwait.scheduler.queue_plan import plan_queue
 from gridwait.scheduler.timer import Timer
 from gridwait.states import FINAL, LIVE_RUNS, REPORTED_RUNS, JobState, RunState, sql_in
 from gridwait.store.engine import Store
-from gridwait.store.jobs import get_job, jobs_in, transition
+from gridwait.store.jobs import get_job, jobs_in, plan_segments, transition
 from gridwait.store.models import Job, Run
 from gridwait.store.runs import claim, end, energy_columns, last_sample, runs_in
 from gridwait.units import format_energy, format_mass
@@ -160,7 +159,7 @@ class Service:
 
     def dispatch(self, job_id: int, planned_start: datetime) -> None:
         now = self.clock.now()
-        lease = timedelta(seconds=self.settings.scheduler.lease_seconds * self.clock.factor)
+        lease = self.settings.scheduler.lease(self.clock.factor)
         with self.store.read() as session:
             job = session.get(Job, job_id)
             live = list(runs_in(session, LIVE_RUNS))
@@ -338,10 +337,8 @@ class Service:
 
 
 def _first_segment_end(job: Job) -> datetime | None:
-    if not job.plan_segments_json:
-        return None
-    segments = json.loads(job.plan_segments_json)
-    return datetime.fromisoformat(segments[0][1]) if len(segments) > 1 else None
+    segments = plan_segments(job)
+    return segments[0][1] if len(segments) > 1 else None
 
 
 def _summary(run: Run) -> str:

@@ -27,6 +27,11 @@ class _Message(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+EXIT_CODES = {"succeeded": 0, "failed": 1, "not-ours": 3, "suspended": 75}
+"""The worker process's exit code per outcome (75 is EX_TEMPFAIL: resume me), also kept
+on the run."""
+
+
 class MeterSettings(_Message):
     cpu_watts_per_core: float
     ram_watts_per_gb: float

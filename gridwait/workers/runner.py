@@ -24,11 +24,18 @@ from gridwait.estimators.tokens import DatasetRef
 from gridwait.workers.detect import hardware_for
 from gridwait.workers.finetune import FinetuneJob, FinetuneResult, finetune
 from gridwait.workers.meters import RunMeter, build_run_meter
-from gridwait.workers.reporter import Outcome, RunNotOurs, RunReporter, Ticket, TrainingResult
+from gridwait.workers.reporter import (
+    EXIT_CODES,
+    Outcome,
+    RunNotOurs,
+    RunReporter,
+    Ticket,
+    TrainingResult,
+)
 from gridwait.workers.sampler import Sampler
 
 log = logging.getLogger(__name__)
-EXIT = {"succeeded": 0, "failed": 1, "not-ours": 3, "suspended": 75}
+EXIT = EXIT_CODES
 
 
 def run_worker(reporter: RunReporter, clock: Clock, meter: RunMeter | None = None) -> int:
