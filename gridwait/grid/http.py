@@ -4,10 +4,10 @@ jitter on timeouts, transport errors and 5xx, Retry-After on 429, nothing retrie
 
 The deadline covers a whole `get_json` call: every attempt (connect, headers and body), the
 backoff between attempts and any Retry-After wait. No attempt starts, and no wait begins,
-that cannot end before it. The body is streamed under a watchdog that cuts the connection
-when the deadline passes, so a server that drips a byte at a time cannot hold a request
-past it. (Connect and each read of the status line and headers are bounded by
-`timeout_s`, clipped to the time left.)
+that cannot end before it. Each attempt runs under a watchdog (`grid/watchdog.py`) that cuts
+the connection when the deadline passes, so a server that drips its headers or its body a
+byte at a time cannot hold a request past it. (Connecting is bounded by `timeout_s`, clipped
+to the time left.)
 
 Every transport failure ends as a `ProviderError`:
 
@@ -25,13 +25,10 @@ token can not leak into logs or errors.
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import json
 import logging
 import random
-import socket
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -49,6 +46,7 @@ from gridwait.errors import (
     ProviderRateLimited,
     ProviderUnavailable,
 )
+from gridwait.grid.watchdog import DeadlineAdapter, Watchdog
 
 log = logging.getLogger(__name__)
 Sleep = Callable[[float], None]
@@ -156,6 +154,8 @@ class HttpClient:
         self.policy = HttpPolicy(**legacy) if legacy else (policy or HttpPolicy())
         self.sleep = sleep
         self.session = session or requests.Session()
+        for scheme in ("http://", "https://"):
+            self.session.mount(scheme, DeadlineAdapter())
         self.rng = rng or random.Random()
 
     def get_json(
@@ -219,17 +219,19 @@ class HttpClient:
         return _Retry(f"{where}: server error {status}{_message(response)}")
 
     def _fetch(self, request: _Request) -> requests.Response | _Retry:
-        """One attempt, its body read in full before the deadline, or why it failed."""
+        """One attempt, its answer read in full before the deadline, or why it failed."""
         where, timeout_s = request.where, self.policy.timeout_s
         per_read = max(0.001, min(timeout_s, request.left()))
         response: requests.Response | None = None
-        watchdog: _Watchdog | None = None
+        watchdog = Watchdog(request.left())
         try:
-            response = self.session.get(
-                request.url, timeout=(per_read, per_read), stream=True, **request.send
-            )
-            watchdog = _Watchdog(response, request.left())
-            _ = response.content  # the whole body, or an error when the watchdog cuts it
+            with watchdog:
+                response = self.session.get(
+                    request.url, timeout=(per_read, per_read), stream=True, **request.send
+                )
+                _ = response.content  # the whole body, or an error when the watchdog cuts it
+            if watchdog.fired:  # cut where the answer may look whole (a body read to close)
+                return _Retry(self._deadline_problem(request))
         except _UNSENDABLE as exc:
             raise ProviderError(
                 self.provider, f"{where}: cannot send the request ({type(exc).__name__})"
@@ -239,10 +241,8 @@ class HttpClient:
         except _TRANSPORT as exc:
             return _Retry(self._transport_problem(exc, request, response, watchdog, per_read))
         finally:
-            if watchdog is not None:
-                watchdog.cancel()
             if response is not None:
-                if watchdog is None or watchdog.fired:  # never pool a socket we cut
+                if watchdog.fired:  # never pool a socket we cut
                     response.raw.close()
                 response.close()
         return response
@@ -252,14 +252,12 @@ class HttpClient:
         exc: BaseException,
         request: _Request,
         response: requests.Response | None,
-        watchdog: _Watchdog | None,
+        watchdog: Watchdog,
         per_read: float,
     ) -> str:
         where, name = request.where, type(exc).__name__
-        if (watchdog is not None and watchdog.fired) or (
-            _is_timeout(exc) and per_read < self.policy.timeout_s
-        ):
-            return f"{where}: no complete answer within the {self.policy.total_s:g} s deadline"
+        if watchdog.fired or (_is_timeout(exc) and per_read < self.policy.timeout_s):
+            return self._deadline_problem(request)
         if isinstance(exc, requests.ConnectTimeout):
             return f"{where}: cannot connect within {per_read:g} s"
         if _is_timeout(exc):
@@ -273,6 +271,9 @@ class HttpClient:
         if reason := _protocol_failure(exc):
             return f"{where}: no valid HTTP answer ({reason})"
         return f"{where}: cannot connect ({name})"
+
+    def _deadline_problem(self, request: _Request) -> str:
+        return f"{request.where}: no complete answer within the {self.policy.total_s:g} s deadline"
 
     def _decode(self, response: requests.Response, where: str) -> Any:
         try:
@@ -303,37 +304,6 @@ class HttpClient:
         except (TypeError, ValueError):
             return None
         return max(0.0, (when - date).total_seconds())
-
-
-class _Watchdog:
-    """Shuts the response's socket down when `seconds` have passed, which ends whatever
-    read is blocked on it (a read timeout bounds one read, not a body dripped slowly).
-    After `cancel()` returns it never touches the socket: the connection may be back in the
-    pool, serving another request."""
-
-    def __init__(self, response: requests.Response, seconds: float) -> None:
-        connection = getattr(response.raw, "connection", None)
-        self._sock: socket.socket | None = getattr(connection, "sock", None)
-        self._lock = threading.Lock()
-        self._cancelled = False
-        self.fired = False
-        self._timer = threading.Timer(max(0.0, seconds), self._fire)
-        self._timer.daemon = True
-        self._timer.start()
-
-    def _fire(self) -> None:
-        with self._lock:
-            if self._cancelled:
-                return
-            self.fired = True
-            if self._sock is not None:
-                with contextlib.suppress(OSError):  # already closed by the other side
-                    self._sock.shutdown(socket.SHUT_RDWR)
-
-    def cancel(self) -> None:
-        with self._lock:
-            self._cancelled = True
-        self._timer.cancel()
 
 
 def _is_timeout(exc: BaseException) -> bool:

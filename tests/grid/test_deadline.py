@@ -150,6 +150,83 @@ def test_a_body_dripped_a_byte_at_a_time_ends_at_the_deadline(
     assert server.connections == 1 and sleeps == []  # no attempt started without time for it
 
 
+def test_headers_dripped_a_byte_at_a_time_end_at_the_deadline(
+    raw: Callable[[Handler], RawServer],
+) -> None:
+    headers = head("200 OK", *(f"X-Padding-{n}: {'x' * 40}" for n in range(100)))
+
+    def drip(conn: socket.socket, stop: threading.Event) -> None:
+        for byte in headers:  # ~5 kB of headers: 25 minutes at this pace
+            if stop.wait(0.3):
+                return
+            conn.sendall(bytes([byte]))
+
+    server = raw(drip)
+    sleeps = Sleeps()
+    policy = HttpPolicy(timeout_s=0.5, retries=3, deadline_s=1.0)
+    began = time.monotonic()
+    with pytest.raises(
+        ProviderUnavailable,
+        match=r"GET /carbon-intensity/forecast: no complete answer within the 1 s deadline"
+        r" \(after 1 attempt\)$",
+    ):
+        forecast(server, policy, sleeps)
+    elapsed = time.monotonic() - began
+    assert 0.95 <= elapsed < 1.5, elapsed
+    assert server.connections == 1 and sleeps == []
+
+
+def test_a_body_read_to_the_close_and_cut_at_the_deadline_is_not_taken_as_whole(
+    raw: Callable[[Handler], RawServer],
+) -> None:
+    body = good()
+
+    def drip(conn: socket.socket, stop: threading.Event) -> None:
+        conn.sendall(head("200 OK", "Connection: close"))  # no length: the body ends at close
+        for byte in body:
+            if stop.wait(0.3):
+                return
+            conn.sendall(bytes([byte]))
+
+    server = raw(drip)
+    policy = HttpPolicy(timeout_s=0.5, retries=0, deadline_s=1.0)
+    with pytest.raises(ProviderUnavailable, match="no complete answer within the 1 s deadline"):
+        forecast(server, policy, Sleeps())
+
+
+def test_a_connection_reused_from_the_pool_is_still_cut_at_the_deadline(
+    raw: Callable[[Handler], RawServer],
+) -> None:
+    body = good()
+    requests_seen = 0
+
+    def fine_then_drip(conn: socket.socket, stop: threading.Event) -> None:
+        nonlocal requests_seen
+        requests_seen += 1
+        conn.sendall(head("200 OK", f"Content-Length: {len(body)}") + body)
+        request = b""
+        while b"\r\n\r\n" not in request:  # the second request, on the same connection
+            data = conn.recv(4096)
+            if not data:
+                return
+            request += data
+        requests_seen += 1
+        for byte in head("200 OK", f"Content-Length: {len(body)}"):
+            if stop.wait(0.3):
+                return
+            conn.sendall(bytes([byte]))
+
+    server = raw(fine_then_drip)
+    policy = HttpPolicy(timeout_s=0.5, retries=0, deadline_s=1.0)
+    provider = ElectricityMapsProvider(client(server.url, policy, Sleeps()), TOKEN, ManualClock(T0))
+    assert provider.forecast("DE", T0, T0 + timedelta(hours=6))
+    began = time.monotonic()
+    with pytest.raises(ProviderUnavailable, match="within the 1 s deadline"):
+        provider.forecast("DE", T0, T0 + timedelta(hours=6))
+    assert time.monotonic() - began < 1.5
+    assert server.connections == 1 and requests_seen == 2  # the pooled connection was reused
+
+
 def test_the_deadline_bounds_backoff_between_retries(raw: Callable[[Handler], RawServer]) -> None:
     server = raw(answer(b'{"error": "down"}', "503 Service Unavailable"))
     policy = HttpPolicy(timeout_s=0.5, retries=20, deadline_s=1.0, backoff_s=0.2)
