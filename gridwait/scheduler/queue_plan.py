@@ -27,6 +27,7 @@ from gridwait.store.engine import Store
 from gridwait.store.jobs import get_job, jobs_in, plan_segments, transition
 from gridwait.store.models import Job
 from gridwait.store.runs import progress_of
+from gridwait.units import format_duration
 
 log = logging.getLogger(__name__)
 PLANNABLE = (JobState.QUEUED, JobState.HELD, JobState.PLANNED, JobState.SUSPENDED)
@@ -127,9 +128,22 @@ def plan_queue(
     report = PlanReport(now, placements, held, jobs, forecast)
     if forecast.fallback:
         report.notes.append(f"forecast fallback: {forecast.fallback}")
+    if clock.factor != 1 and planned:
+        report.notes.append(_stretched(clock.factor))
     if apply:
         write_plan(store, report)
     return report
+
+
+def _stretched(factor: float) -> str:
+    """Workers run in real time while a simulated clock runs `factor` times faster, so
+    each real second of work fills `factor` domain seconds: planning a job by its real
+    duration would let it overrun its window and its neighbours' GPUs."""
+    return (
+        f"simulated clock x{factor:g}: every job's run time is stretched {factor:g} times"
+        f" in clock time (a worker runs in real time), e.g. 10 s of work fills"
+        f" {format_duration(10 * factor)} of the plan"
+    )
 
 
 def _fallback(zone: str, start: datetime, end: datetime) -> IntensitySeries | None:

@@ -62,6 +62,7 @@ class Service:
         self._signature: tuple[object, ...] | None = None
         self._suspending: set[int] = set()
         self._planned: dict[int, object] = {}
+        self._notes: set[str] = set()
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -119,7 +120,9 @@ class Service:
             log.error("cannot plan: %s", exc)
             return
         for note in report.notes:
-            log.warning("%s", note)
+            if note not in self._notes:  # said once, not on every poll
+                log.warning("%s", note)
+        self._notes = set(report.notes)
         keep = set()
         for p in report.placements:
             name = f"start-{p.job_id}"
