@@ -238,6 +238,38 @@ def test_busy_counts_stay_exact_as_reservations_come_in(takes, queries) -> None:
             assert (line.busy(h, len(line.free))[: len(expected)] == expected).all()
 
 
+@given(
+    takes=st.lists(
+        st.tuples(st.integers(0, 20), st.integers(1, 6), st.integers(1, 3)), max_size=12
+    ),
+    queries=st.lists(st.tuples(st.integers(1, 3), st.integers(0, 23), st.integers(1, 24))),
+)
+@settings(max_examples=80, deadline=None)
+def test_free_runs_stay_exact_as_reservations_come_in(takes, queries) -> None:  # type: ignore[no-untyped-def]
+    # the planner keeps the runs of free slots per GPU count, dropping them when one breaks
+    line = Capacity(300.0, np.full(24, 4, dtype=np.int64), 4)
+    for (first, length, gpus), (g, a, n) in zip(takes, queries * 2, strict=False):
+        line.free_runs(g, a * 300.0, min(24, a + n) * 300.0)  # cache some before the take
+        held = line.free[first : first + length]
+        line.take(first, first + length, min(gpus, int(held.min())))
+        for h in (1, 2, 3):
+            for lo, hi in ((0, 24), (a, min(24, a + n))):
+                ok = [i for i in range(lo, hi) if line.free[i] >= h]
+                runs = [(i, j) for i, j in _runs_of(ok)]
+                starts, ends = line.free_runs(h, lo * 300.0, hi * 300.0)
+                assert list(zip(starts.tolist(), ends.tolist(), strict=True)) == runs
+
+
+def _runs_of(slots: list[int]) -> list[tuple[int, int]]:
+    runs: list[tuple[int, int]] = []
+    for i in slots:
+        if runs and runs[-1][1] == i:
+            runs[-1] = (runs[-1][0], i + 1)
+        else:
+            runs.append((i, i + 1))
+    return runs
+
+
 @pytest.mark.parametrize("unit", ["GPU", "CPU slot"])
 def test_a_late_job_names_the_capacity_it_waited_for(unit: str) -> None:
     """CPU-only jobs wait for a CPU slot, not a GPU: the reason says which."""

@@ -65,12 +65,14 @@ class _Pass:
 
     def grams(self, job: PlanJob, segments: Sequence[tuple[float, float]]) -> float:
         self.ensure(segments[-1][1])
-        fn = self.signal.intensity
-        return job.power_w * sum(fn.integral(a, b) for a, b in segments) / J_PER_KWH
+        integral, total = self.signal.intensity.integral, 0.0
+        for a, b in segments:  # a loop, not sum(generator): called twice per job
+            total += integral(a, b)
+        return job.power_w * total / J_PER_KWH
 
     def fallback_share(self, segments: Sequence[tuple[float, float]]) -> float:
         total = sum(b - a for a, b in segments)
-        if total <= 0:
+        if total <= 0 or (segments[-1][1] <= self.signal.end_s and not self.signal.any_fallback):
             return 0.0
         flags = self.signal.fallback
         return sum(flags.integral(a, b) for a, b in segments) / total

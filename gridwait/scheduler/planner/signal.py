@@ -24,6 +24,8 @@ class Signal:
     fallback: StepFunction
     """1 where the intensity did not come from the forecast, else 0: its integral is the
     fallback time of a window, s."""
+    any_fallback: bool
+    """Whether any piece before `end_s` came from a fallback."""
 
 
 def build_signal(
@@ -52,6 +54,7 @@ def build_signal(
         end_s,
         StepFunction(edges, values, extend),
         StepFunction(edges, is_fallback.astype(np.float64), 1.0),
+        bool(is_fallback.any()),
     )
 
 
