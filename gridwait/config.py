@@ -66,6 +66,10 @@ class SchedulerSettings(_Section):
     whatever the step; a finer step only costs planning time)."""
     min_segment_minutes: float = Field(30.0, ge=0, le=7 * 24 * 60)
     resume_overhead_minutes: float = Field(2.0, ge=0, le=24 * 60)
+    split_margin: float = Field(0.0, ge=0, le=0.5)
+    """An interruptible job is split only where that beats its best single window by this
+    share (0.05: 5 %) of the window's forecast grams; where the forecast states its error,
+    at least half of it."""
     lease_seconds: float = Field(60.0, gt=0, le=24 * 3600)
     """Real seconds a claimed run stays ours without a heartbeat."""
     tick_seconds: float = Field(1.0, ge=0.05, le=3600)

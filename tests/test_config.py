@@ -38,6 +38,7 @@ def test_secrets_are_masked(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         ("[grid]\nprovider = 'bogus'\n", "grid.provider"),
         ("[grid]\nzonee = 'DE'\n", "grid.zonee: unknown key"),
         ("[energy]\npue = 0.5\n", "energy.pue"),
+        ("[scheduler]\nsplit_margin = 0.9\n", "scheduler.split_margin"),
         ("not toml [", "not valid TOML"),
     ],
 )
@@ -65,3 +66,10 @@ def test_config_show_masks(cli, monkeypatch: pytest.MonkeyPatch) -> None:  # typ
     assert '"electricitymaps_token": "**********"' in result.out.replace(",", ",")
     text = cli("config", "show")
     assert "tok-123456" not in text.out and "[grid]" in text.out
+
+
+def test_split_margin_reaches_the_planner(env: Path, tmp_path: Path) -> None:
+    from gridwait.scheduler.queue_plan import options
+
+    (tmp_path / "gridwait.toml").write_text("[scheduler]\nsplit_margin = 0.05\n")
+    assert options(load_settings()).split_margin == 0.05

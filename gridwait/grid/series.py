@@ -102,6 +102,9 @@ class IntensitySeries:
     fallback: str | None = None
     """Why this series stands in for the one asked for; None for a first-hand answer."""
     note: str | None = None
+    error: float | None = None
+    """The stated standard error of each value as a share of the mean (forecasts only);
+    None where the source does not state one."""
 
     def __post_init__(self) -> None:
         if self.start.tzinfo is None:

@@ -18,7 +18,7 @@ import io
 import math
 import zipfile
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
@@ -213,12 +213,7 @@ def forecast_values(trace: Trace, mode: str, seed: int) -> FloatArray | None:
             )
         return trace.columns[name]
     if mode.startswith("noise:"):
-        try:
-            error = float(mode.partition(":")[2])
-        except ValueError:
-            raise TraceError(f"forecast mode {mode!r}: expected noise:E with E a number") from None
-        if error < 0:
-            raise TraceError(f"forecast mode {mode!r}: the error must not be negative")
+        error = _noise(mode)
         rng = np.random.default_rng(seed)
         sigma = error * float(np.nanmean(trace.actual))
         noisy: FloatArray = np.clip(
@@ -230,6 +225,17 @@ def forecast_values(trace: Trace, mode: str, seed: int) -> FloatArray | None:
     raise TraceError(
         f"unknown forecast mode {mode!r}: perfect, column:NAME, noise:E or persistence"
     )
+
+
+def _noise(mode: str) -> float:
+    """E of a `noise:E` mode."""
+    try:
+        error = float(mode.partition(":")[2])
+    except ValueError:
+        raise TraceError(f"forecast mode {mode!r}: expected noise:E with E a number") from None
+    if not 0 <= error < math.inf:
+        raise TraceError(f"forecast mode {mode!r}: the error must be a finite number >= 0")
+    return error
 
 
 class TraceProvider(IntensityProvider):
@@ -254,6 +260,10 @@ class TraceProvider(IntensityProvider):
         self.shift = shift
         self.signal = trace.signal
         self._forecast = forecast_values(trace, mode, seed)
+        # what the mode itself says of its error: noise:E states it, a perfect one has none
+        self.error = (
+            0.0 if mode == "perfect" else _noise(mode) if mode.startswith("noise:") else None
+        )
 
     @staticmethod
     def aligned_shift(trace: Trace, anchor: datetime) -> timedelta:
@@ -267,7 +277,8 @@ class TraceProvider(IntensityProvider):
         end = min(end, start + self.horizon)
         values = self._forecast if self._forecast is not None else self._persistence(start, end)
         note = f"trace {self.trace.name}, forecast {self.mode}"
-        return self._series(values, "forecast", start, end, start, note)
+        series = self._series(values, "forecast", start, end, start, note)
+        return replace(series, error=self.error)
 
     def _persistence(self, issued: datetime, end: datetime) -> FloatArray:
         """Value at T = the actual at T minus as many whole days as needed to be known at

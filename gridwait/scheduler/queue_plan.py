@@ -50,6 +50,7 @@ def options(settings: Settings) -> PlanOptions:
         step=timedelta(minutes=s.step_minutes),
         min_segment=timedelta(minutes=s.min_segment_minutes),
         resume_overhead=timedelta(minutes=s.resume_overhead_minutes),
+        split_margin=s.split_margin,
     )
 
 

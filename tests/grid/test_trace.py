@@ -105,6 +105,19 @@ def test_noise_is_seeded_and_sized(dacf) -> None:  # type: ignore[no-untyped-def
     assert later.tolist() == fa[5:10].tolist()
 
 
+@pytest.mark.parametrize(
+    ("mode", "error"),
+    [("perfect", 0.0), ("noise:0.1", 0.1), ("persistence", None), ("noise:inf", TraceError)],
+)
+def test_a_forecast_states_the_error_its_mode_knows(dacf, mode: str, error: object) -> None:  # type: ignore[no-untyped-def]
+    if error is TraceError:
+        with pytest.raises(TraceError, match="finite number"):
+            TraceProvider(dacf, mode)
+        return
+    series = TraceProvider(dacf, mode).forecast("DE", T, T + timedelta(hours=6))
+    assert series.error == error
+
+
 def test_persistence_uses_only_what_is_known(dacf) -> None:  # type: ignore[no-untyped-def]
     provider = TraceProvider(dacf, "persistence")
     series = provider.forecast("DE", T, T + timedelta(hours=48))

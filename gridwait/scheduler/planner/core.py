@@ -21,6 +21,13 @@ from gridwait.scheduler.planner.split import Segments, SplitRules, best_split
 from gridwait.units import J_PER_KWH
 
 DEFAULTS = PlanOptions()
+ERROR_MARGIN = 0.5
+"""Where a forecast states its error (a share of the mean), a split must beat the single
+window by this many times that share. A split picks its periods one by one, so it picks
+the forecast's errors too: its grams are under-forecast more than a single window's
+(which averages the errors of neighbouring periods). Half the stated error keeps every
+row of the noisy backtests at or above the single-window planner's saving (see
+benchmarks/backtests.py)."""
 SLACK_S = 1e-6
 """Seconds of rounding a deadline check forgives."""
 
@@ -43,9 +50,12 @@ class _Pass:
     capacity: Capacity | None
     options: PlanOptions
     source: str = field(init=False)
+    split_margin: float = field(init=False)
 
     def __post_init__(self) -> None:
         self.source = describe(self.inputs.forecast, self.inputs.fallback)
+        stated = self.inputs.forecast.error or 0.0
+        self.split_margin = min(0.5, max(self.options.split_margin, ERROR_MARGIN * stated))
 
     def pos(self, when: datetime) -> float:
         return (when - self.signal.origin).total_seconds()
@@ -160,7 +170,7 @@ def _place(state: _Pass, job: PlanJob) -> Placement:
             options.resume_overhead.total_seconds(),
             job.resuming,
         )
-        bound = None if best is None else best[1]
+        bound = None if best is None else best[1] * (1.0 - state.split_margin)
         split = best_split(
             state.signal.intensity, need, (lo, deadline), job.duration_s, rules, bound
         )

@@ -42,6 +42,9 @@ class PlanOptions:
     whole steps. Start times themselves are continuous."""
     min_segment: timedelta = timedelta(minutes=30)
     resume_overhead: timedelta = timedelta(minutes=2)
+    split_margin: float = 0.0
+    """An interruptible job is split only where that beats its best single window by this
+    share of the window's forecast emissions (0: whenever it is cheaper at all)."""
     unit: str = "GPU"
     """What the capacity counts, as the reasons name it (CPU-only jobs: "CPU slot")."""
 
