@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -96,6 +97,32 @@ class EnergySettings(_Section):
     """Hardware name from the estimator's table, overriding detection."""
 
 
+class ApiSettings(_Section):
+    enabled: bool = True
+    """`gridwait run` serves the HTTP API beside the scheduler (`--no-api` turns it off)."""
+    listen: str = "127.0.0.1:8787"
+    """HOST:PORT to serve on; 127.0.0.1 serves this host only (put a TLS proxy in front
+    before serving the lab's network: tokens travel in a header)."""
+    max_body_bytes: int = Field(1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    """Larger request bodies are refused with 413 (a job spec is a few hundred bytes)."""
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError(f"{value!r} is not HOST:PORT such as 127.0.0.1:8787")
+        return value
+
+    @property
+    def host(self) -> str:
+        return self.listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="GRIDWAIT_", env_nested_delimiter="__", extra="forbid", validate_default=True
@@ -115,6 +142,7 @@ class Settings(BaseSettings):
     grid: GridSettings = Field(default_factory=GridSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     energy: EnergySettings = Field(default_factory=EnergySettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
 
     @field_validator("electricitymaps_url", "uk_url", "watttime_url")
     @classmethod
@@ -213,7 +241,12 @@ def _env_problem(exc: SettingsError) -> str:
 
 def describe_validation(exc: ValidationError) -> str:
     """The first problem of a pydantic error as `field.path: message`."""
-    err = exc.errors()[0]
+    return describe_errors(exc.errors())
+
+
+def describe_errors(errors: Sequence[Any]) -> str:
+    """The first of pydantic's error dicts as `field.path: message` (and how many more)."""
+    err = errors[0]
     where = ".".join(str(p) for p in err["loc"]) or "(top level)"
     message = err["msg"]
     if err["type"] == "extra_forbidden":
@@ -228,5 +261,5 @@ def describe_validation(exc: ValidationError) -> str:
     shown = err["type"] not in ("missing", "extra_forbidden", "value_error")
     if shown and isinstance(given, str | int | float):
         message += f" (got {given!r})"
-    more = len(exc.errors()) - 1
+    more = len(errors) - 1
     return f"{where}: {message}" + (f" (and {more} more)" if more else "")

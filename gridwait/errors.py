@@ -10,6 +10,8 @@ traceback.
     ├── NotFoundError            (also LookupError) no such job, run or budget
     ├── StateError               an illegal job or run state transition
     ├── PermissionDenied         the acting user's role or ownership does not allow it
+    ├── Unauthenticated          no token, or one that is unknown, revoked or expired
+    ├── ConflictError            the thing exists already (a user's name, a token's name)
     ├── StoreError               the database cannot be opened or upgraded
     ├── ProviderError            a carbon-intensity provider failed
     │   ├── ProviderUnavailable      timeouts, connection errors, 5xx after retries
@@ -52,6 +54,18 @@ class PermissionDenied(GridwaitError):
     """A member acting on someone else's job, or on what only admins may change."""
 
     exit_code = 3
+
+
+class Unauthenticated(GridwaitError):
+    """No credentials, or credentials gridwait does not know (HTTP 401)."""
+
+    exit_code = 3
+
+
+class ConflictError(GridwaitError):
+    """What was to be created exists already (HTTP 409)."""
+
+    exit_code = 2
 
 
 class StoreError(GridwaitError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import sqlite3
 import textwrap
 from collections.abc import Callable
@@ -14,6 +15,10 @@ import pytest
 
 from benchmarks.shared import shared_dir
 from gridwait.cli import main
+
+# Every `gridwait run` a test starts (in process or as a child) serves its API on a free
+# port: two services at once must not fight over the default 8787.
+os.environ.setdefault("GRIDWAIT_API__LISTEN", "127.0.0.1:0")
 
 SHARED = shared_dir()  # ../shared, or where GRIDWAIT_SHARED says
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday

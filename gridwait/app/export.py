@@ -106,3 +106,22 @@ def export_row(row: dict[str, Any], zone: str, measured: float) -> ExportRow:
         tokens_real=row["tokens_real"],
         tokens_padded=row["tokens_padded"],
     )
+
+
+def render(rows: list[ExportRow], fmt: str) -> str:
+    """The rows as CSV (the columns in `COLUMNS` order) or as a JSON array."""
+    import csv
+    import io
+    import json
+
+    dumped = [r.model_dump() for r in rows]
+    if fmt == "json":
+        return json.dumps(dumped, default=lambda v: v.isoformat(), indent=2) + "\n"
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in dumped:
+        writer.writerow(
+            {k: v.isoformat() if isinstance(v, datetime) else v for k, v in row.items()}
+        )
+    return buffer.getvalue()

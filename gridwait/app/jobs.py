@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter
@@ -41,6 +42,36 @@ def owner_for(actor: Actor, spec: JobSpec) -> JobSpec:
         return spec.model_copy(update={"owner": actor.name})
     actor.require_owner(spec.owner, f"submit as {spec.owner}")
     return spec
+
+
+def submit_remote(deps: Deps, actor: Actor, spec: JobSpec) -> Submitted:
+    """Submit a spec sent over the network: the owner is checked first, then its paths
+    are resolved on the scheduler host."""
+    spec = owner_for(actor, spec)
+    return submit(deps, actor, _resolve_remote(spec, deps.clock.now()))
+
+
+def _resolve_remote(spec: JobSpec, now: datetime) -> Submission:
+    """A spec sent over the network, resolved on the scheduler host: its paths must be
+    absolute (the client makes a relative path absolute) and visible here."""
+    from pathlib import Path
+
+    from gridwait.spec import resolve
+
+    where = "is not visible on the scheduler host"
+    data = spec.dataset.path
+    if data is not None:
+        path = Path(data)
+        if not path.is_absolute():
+            raise SpecError(f"dataset.path: {data} is relative; send an absolute path")
+        if not path.exists():
+            raise SpecError(f"dataset.path: {data} {where}")
+    model = Path(spec.model)
+    if spec.model.startswith(("/", "~")) and not model.expanduser().exists():
+        raise SpecError(f"model: {spec.model} {where}")
+    if spec.model.startswith(("./", "../")):
+        raise SpecError(f"model: {spec.model} is relative; send an absolute path")
+    return resolve(spec, now, Path("/"))
 
 
 def submit(

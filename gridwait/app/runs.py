@@ -123,6 +123,50 @@ def _exists(session: Any, run_id: int) -> None:
         raise NotFoundError(f"no run with id {run_id}")
 
 
+def issue_run_token(deps: Deps, run_id: int) -> str:
+    """A token for this run's worker alone (shown once, stored as its hash): it reports
+    with it over HTTP while the run is claimed or running and its lease holds."""
+    from gridwait.app.users import new_secret
+    from gridwait.store.models import Run
+    from gridwait.store.users import token_hash
+
+    secret = new_secret()
+    with deps.store().write() as session:
+        run = session.get(Run, run_id)
+        if run is None:
+            raise NotFoundError(f"no run with id {run_id}")
+        run.token_hash = token_hash(secret)
+        session.add(run)
+    return secret
+
+
+def authenticate_run(deps: Deps, secret: str | None, run_id: int) -> None:
+    """Pass only this run's own live token: Unauthenticated for none, an unknown one or
+    one whose run has ended or lost its lease; PermissionDenied for another run's."""
+    from sqlmodel import select
+
+    from gridwait.errors import PermissionDenied, Unauthenticated
+    from gridwait.states import LIVE_RUNS
+    from gridwait.store.models import Run
+    from gridwait.store.users import token_hash
+
+    if not secret:
+        raise Unauthenticated("no run token: send 'Authorization: Bearer <token>'")
+    with deps.store().read() as session:
+        run = session.exec(select(Run).where(Run.token_hash == token_hash(secret))).first()
+    expired = (
+        run is None
+        or run.state not in LIVE_RUNS
+        or run.lease_expires_at is None
+        or run.lease_expires_at <= deps.clock.now()
+    )
+    if expired:
+        raise Unauthenticated("unknown run token, or its run has ended or lost its lease")
+    assert run is not None
+    if run.id != run_id:
+        raise PermissionDenied(f"run {run_id}: this token is run {run.id}'s")
+
+
 class LocalReporter:
     """The RunReporter of a worker on the scheduler host: calls the use cases directly."""
 

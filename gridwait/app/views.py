@@ -268,3 +268,62 @@ class ReportRow(View):
     def as_json(self) -> dict[str, object]:
         """The grouping key under its own name (user, project or month), then the totals."""
         return self.model_dump(mode="json", exclude_unset=True)
+
+
+class TokenView(View):
+    """An API token as anyone may see it: never the secret."""
+
+    id: int
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None
+
+
+class UserView(View):
+    name: str
+    role: str
+    created_at: datetime
+    tokens: list[TokenView]
+
+
+class IssuedToken(View):
+    """A new token: `token` is shown this once and stored only as its hash."""
+
+    id: int
+    user: str
+    name: str
+    token: str
+    created_at: datetime
+
+
+class MeView(View):
+    name: str
+    role: str
+
+
+class ForecastPoint(View):
+    start: datetime
+    value: float | None
+    """gCO2eq/kWh (the view's `unit`); None where the forecast has a gap."""
+
+
+class Greenest(View):
+    start: datetime
+    end: datetime
+    mean_g_per_kwh: float
+    gap_share: float
+    """Share of the window in the forecast's gaps, filled with the forecast's mean."""
+
+
+class ForecastView(View):
+    provider: str
+    zone: str
+    signal: str
+    unit: str = "gCO2eq/kWh"
+    issued_at: datetime | None
+    resolution_s: float
+    fallback: str | None
+    note: str | None
+    points: list[ForecastPoint]
+    greenest: dict[str, Greenest | None]
+    """The greenest start of a job of 1, 2, 4 and 8 hours ("1h"...), None if none fits."""

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from gridwait.cli import admin, demo, estimate, grid, jobs, plan, review, run, simulate
+from gridwait.cli import admin, demo, estimate, grid, jobs, plan, review, run, simulate, users
 from gridwait.cli.context import AppContext, err
 from gridwait.errors import GridwaitError
 
@@ -52,6 +52,7 @@ simulate.register(app)
 run.register(app)
 review.register(app)
 demo.register(app)
+users.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,14 +3,10 @@ rendering only: the numbers come from gridwait.app.history."""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import os
 import sys
-from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -208,19 +204,8 @@ def write_whole(path: Path, text: str, option: str) -> None:
 
 def export_text(app: AppContext, fmt: str, which: RunFilter) -> tuple[str, int]:
     """The export as CSV or JSON text, and how many runs it holds."""
-    from gridwait.app.export import COLUMNS
+    from gridwait.app.export import render
     from gridwait.app.history import export_rows
 
-    rows = [r.model_dump() for r in export_rows(app.deps, app.actor, which)]
-    if fmt == "json":
-        return json.dumps(rows, default=lambda v: v.isoformat(), indent=2) + "\n", len(rows)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: _cell(v) for k, v in row.items()})
-    return buffer.getvalue(), len(rows)
-
-
-def _cell(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else value
+    rows = export_rows(app.deps, app.actor, which)
+    return render(rows, fmt), len(rows)

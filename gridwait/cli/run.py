@@ -5,12 +5,15 @@ from __future__ import annotations
 import logging
 import signal
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from gridwait.cli.context import AppContext, app_context, err, note
 from gridwait.clock import Clock
+
+if TYPE_CHECKING:
+    from gridwait.api.server import ApiServer
 
 
 def register(app: typer.Typer) -> None:
@@ -39,8 +42,11 @@ def log_to_stderr(clock: Clock) -> None:
     root.propagate = False
 
 
-def serve(app: AppContext, until_idle: bool, timeout: float | None) -> bool:
+def serve(
+    app: AppContext, until_idle: bool, timeout: float | None, listen: str | None = None
+) -> bool:
     """Run the service until idle, Ctrl-C or SIGTERM; False if `timeout` real seconds ran out.
+    With `listen` (HOST:PORT), the HTTP API is served beside it.
 
     The signals only set a flag: a KeyboardInterrupt raised wherever the main thread
     happens to be (half way through start-up) could skip the orderly stop."""
@@ -49,6 +55,7 @@ def serve(app: AppContext, until_idle: bool, timeout: float | None) -> bool:
 
     store = app.store()
     service = Service(app.settings, app.clock, store, app.deps.provider(), LocalLauncher())
+    api = _api(app, listen) if listen else None
     caught: list[int] = []
     previous = {
         sig: signal.signal(sig, lambda signum, _frame: caught.append(signum))
@@ -66,9 +73,32 @@ def serve(app: AppContext, until_idle: bool, timeout: float | None) -> bool:
             note("stopping (Ctrl-C)" if caught[0] == signal.SIGINT else "stopping (SIGTERM)")
     finally:
         service.stop()
+        if api is not None:
+            api.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return True
+
+
+def _api(app: AppContext, listen: str) -> ApiServer:
+    from gridwait.api.server import ApiServer
+    from gridwait.config import ApiSettings
+    from gridwait.errors import ConfigError
+
+    try:
+        where = ApiSettings(listen=listen)
+    except ValueError:
+        raise ConfigError(f"--listen: {listen!r} is not HOST:PORT such as 127.0.0.1:8787") from None
+    server = ApiServer(app.deps, where.host, where.port)
+    try:
+        server.start()
+    except OSError:
+        raise ConfigError(
+            f"api.listen: cannot serve on {listen} (in use, or not this host's address);"
+            " choose another with --listen, or --no-api"
+        ) from None
+    note(f"API on {server.url}/api/v1 (docs at {server.url}/docs)")
+    return server
 
 
 def run_service(
@@ -82,6 +112,13 @@ def run_service(
     timeout: Annotated[
         float | None, typer.Option(help="Give up after this many real seconds (exit 1).")
     ] = None,
+    api: Annotated[
+        bool | None,
+        typer.Option("--api/--no-api", help="Serve the HTTP API (default: [api] enabled)."),
+    ] = None,
+    listen: Annotated[
+        str | None, typer.Option(help="HOST:PORT of the API (default: [api] listen).")
+    ] = None,
 ) -> None:
     """Run the scheduler in the foreground: poll forecasts, plan, dispatch, measure, account.
 
@@ -93,7 +130,9 @@ def run_service(
     app = app_context(ctx)
     app.clock = parse_clock(clock)
     log_to_stderr(app.clock)
-    if not serve(app, until_idle, timeout):
+    settings = app.settings.api
+    serving = settings.enabled if api is None else api
+    if not serve(app, until_idle, timeout, (listen or settings.listen) if serving else None):
         raise typer.Exit(1)
     if until_idle:
         held = [j for j in queue(app.deps, app.actor, QueueFilter()) if j.state == JobState.HELD]

@@ -197,7 +197,34 @@ _V4 = [
     "ALTER TABLE runs DROP COLUMN pid",
 ]
 
-MIGRATIONS: Sequence[Sequence[str]] = (_V1, _V2, _V3, _V4)
+# 5: accounts. Users with a role; API tokens stored only as their SHA-256 (a token is 256
+#    random bits, so a fast hash is as safe as a slow one), revocable, with a name and when
+#    last used; a run's own token (its hash), valid while the run holds its lease.
+_V5 = [
+    """
+    CREATE TABLE users (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL UNIQUE,
+        role TEXT NOT NULL CHECK (role IN ('admin', 'member')),
+        created_at DATETIME NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE api_tokens (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        token_hash TEXT NOT NULL UNIQUE,
+        created_at DATETIME NOT NULL,
+        last_used_at DATETIME,
+        UNIQUE (user_id, name)
+    )
+    """,
+    "ALTER TABLE runs ADD COLUMN token_hash TEXT",
+    "CREATE UNIQUE INDEX ux_runs_token ON runs (token_hash) WHERE token_hash IS NOT NULL",
+]
+
+MIGRATIONS: Sequence[Sequence[str]] = (_V1, _V2, _V3, _V4, _V5)
 """MIGRATIONS[i] brings a database from version i to version i + 1."""
 
 LATEST = len(MIGRATIONS)

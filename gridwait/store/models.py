@@ -126,6 +126,9 @@ class Run(SQLModel, table=True):
     total_steps: int | None = None
     """Optimizer steps of the whole job; `steps` is how many are done."""
     checkpoint: str | None = None
+    token_hash: str | None = None
+    """SHA-256 of the run's own API token: its worker reports with it while the run is
+    claimed or running and its lease holds."""
 
 
 class EnergySample(SQLModel, table=True):
@@ -185,3 +188,27 @@ class TokenLengths(SQLModel, table=True):
     examples: int
     lengths: bytes
     created_at: datetime = _time(nullable=False)  # type: ignore[assignment]
+
+
+class User(SQLModel, table=True):
+    """A member of the lab, or an admin."""
+
+    __tablename__ = "users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    role: str
+    created_at: datetime = _time(nullable=False)  # type: ignore[assignment]
+
+
+class ApiToken(SQLModel, table=True):
+    """A user's API token, stored only as its SHA-256; the token itself is shown once."""
+
+    __tablename__ = "api_tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id")
+    name: str
+    token_hash: str = Field(unique=True)
+    created_at: datetime = _time(nullable=False)  # type: ignore[assignment]
+    last_used_at: datetime | None = _time()

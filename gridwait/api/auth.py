@@ -1,0 +1,47 @@
+"""Who is asking: a user's bearer token becomes the acting user (`Actor`); a worker's
+run token passes only for its own run. The checks themselves live in the use cases."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from gridwait.app.actor import Actor
+from gridwait.app.deps import Deps
+
+bearer = HTTPBearer(
+    auto_error=False,
+    description="An API token from `gridwait user token NAME` (a worker: its run's token).",
+)
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+def deps_of(request: Request) -> Deps:
+    deps = request.app.state.deps
+    assert isinstance(deps, Deps)
+    return deps
+
+
+DepsDep = Annotated[Deps, Depends(deps_of)]
+
+
+def current_actor(deps: DepsDep, credentials: Credentials) -> Actor:
+    from gridwait.app.users import authenticate
+
+    return authenticate(deps, credentials.credentials if credentials else None)
+
+
+ActorDep = Annotated[Actor, Depends(current_actor)]
+
+
+def run_worker(run_id: int, deps: DepsDep, credentials: Credentials) -> int:
+    """The run id of a worker route, once its own token is shown."""
+    from gridwait.app.runs import authenticate_run
+
+    authenticate_run(deps, credentials.credentials if credentials else None, run_id)
+    return run_id
+
+
+RunDep = Annotated[int, Depends(run_worker)]

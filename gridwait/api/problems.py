@@ -1,0 +1,92 @@
+"""gridwait's errors as HTTP, in one place: a status and an RFC 9457 problem+json body
+whose `detail` is the same one line the CLI prints. Never a traceback in a body."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from gridwait.config import describe_errors
+from gridwait.errors import (
+    ConfigError,
+    ConflictError,
+    EstimateError,
+    GridwaitError,
+    NotFoundError,
+    PermissionDenied,
+    ProviderError,
+    SpecError,
+    StateError,
+    StoreError,
+    TraceError,
+    Unauthenticated,
+)
+
+log = logging.getLogger(__name__)
+PROBLEM = "application/problem+json"
+
+STATUS: tuple[tuple[type[GridwaitError], HTTPStatus], ...] = (
+    (Unauthenticated, HTTPStatus.UNAUTHORIZED),
+    (PermissionDenied, HTTPStatus.FORBIDDEN),
+    (NotFoundError, HTTPStatus.NOT_FOUND),
+    (ConflictError, HTTPStatus.CONFLICT),
+    (StateError, HTTPStatus.CONFLICT),
+    (SpecError, HTTPStatus.UNPROCESSABLE_ENTITY),
+    (EstimateError, HTTPStatus.UNPROCESSABLE_ENTITY),
+    (ConfigError, HTTPStatus.BAD_REQUEST),
+    # the service's own trouble, not the caller's: try again later
+    (ProviderError, HTTPStatus.SERVICE_UNAVAILABLE),
+    (StoreError, HTTPStatus.SERVICE_UNAVAILABLE),
+    (TraceError, HTTPStatus.SERVICE_UNAVAILABLE),
+)
+"""First match wins (subclasses before their bases)."""
+
+
+def status_of(exc: GridwaitError) -> HTTPStatus:
+    for kind, status in STATUS:
+        if isinstance(exc, kind):
+            return status
+    return HTTPStatus.SERVICE_UNAVAILABLE
+
+
+def problem(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    body = {
+        "type": "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn every error into a problem."""
+
+    @app.exception_handler(GridwaitError)
+    async def _domain(request: Request, exc: GridwaitError) -> JSONResponse:
+        status = status_of(exc)
+        headers = {"WWW-Authenticate": "Bearer"} if status == HTTPStatus.UNAUTHORIZED else None
+        return problem(status, str(exc), headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {**e, "loc": tuple(e["loc"][1:]) if e["loc"][:1] == ("body",) else e["loc"]}
+            for e in exc.errors()
+        ]
+        return problem(HTTPStatus.UNPROCESSABLE_ENTITY, describe_errors(errors))
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        return problem(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, exc: Exception) -> JSONResponse:
+        # a bug: its traceback goes to the service's log, never to the caller
+        log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+        return problem(HTTPStatus.INTERNAL_SERVER_ERROR, "internal error; see the service's log")

@@ -1,0 +1,115 @@
+"""The lab's record and its budgets: history, report, export; budgets (admins change them)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query, Response, status
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from gridwait.api.auth import ActorDep, DepsDep
+from gridwait.app.history import RunFilter
+from gridwait.app.views import BudgetView, HistoryRow, ReportRow
+
+router = APIRouter(prefix="/api/v1", tags=["review"])
+Scope = Literal["user", "project"]
+Name = Annotated[str, Path(min_length=1, max_length=200)]
+
+
+def _filter(
+    user: str | None, project: str | None, since: datetime | None, until: datetime | None
+) -> RunFilter:
+    return RunFilter(user, project, _utc(since), _utc(until))
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    from datetime import UTC
+
+    return None if value is None else value.astimezone(UTC)
+
+
+@router.get("/history")
+def history(
+    deps: DepsDep,
+    actor: ActorDep,
+    user: str | None = None,
+    project: str | None = None,
+    since: AwareDatetime | None = None,
+    until: AwareDatetime | None = None,
+) -> list[HistoryRow]:
+    """One row per run that started, oldest first, with how each number was had."""
+    from gridwait.app.history import history as run_history
+
+    return run_history(deps, actor, _filter(user, project, since, until))
+
+
+@router.get("/report", response_model=list[ReportRow], response_model_exclude_unset=True)
+def report(
+    deps: DepsDep,
+    actor: ActorDep,
+    by: Literal["user", "project", "month"] = "user",
+    user: str | None = None,
+    project: str | None = None,
+    since: AwareDatetime | None = None,
+    until: AwareDatetime | None = None,
+) -> list[ReportRow]:
+    """Totals per user, project or month: energy, emissions, savings, budget use."""
+    from gridwait.app.history import report as run_report
+
+    return run_report(deps, actor, by, _filter(user, project, since, until))
+
+
+@router.get(
+    "/export",
+    responses={200: {"content": {"text/csv": {}, "application/json": {}}}},
+    response_class=Response,
+)
+def export(
+    deps: DepsDep,
+    actor: ActorDep,
+    fmt: Annotated[Literal["csv", "json"], Query(alias="format")] = "csv",
+    user: str | None = None,
+    project: str | None = None,
+    since: AwareDatetime | None = None,
+    until: AwareDatetime | None = None,
+) -> Response:
+    """Every run as CSV (CodeCarbon's emissions.csv columns first) or JSON."""
+    from gridwait.app.export import render
+    from gridwait.app.history import export_rows
+
+    rows = export_rows(deps, actor, _filter(user, project, since, until))
+    media = "text/csv" if fmt == "csv" else "application/json"
+    return Response(render(rows, fmt), media_type=media)
+
+
+class BudgetBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    monthly_g: float = Field(gt=0, le=1e15, description="gCO2eq per calendar month.")
+
+
+@router.get("/budgets")
+def budgets(deps: DepsDep, actor: ActorDep) -> list[BudgetView]:
+    """Every budget with this month's use (actual) and commitments (planned, running)."""
+    from gridwait.app.budgets import usage
+
+    return usage(deps, actor)
+
+
+@router.put("/budgets/{scope}/{name}")
+def set_budget(
+    scope: Scope, name: Name, body: BudgetBody, deps: DepsDep, actor: ActorDep
+) -> BudgetView:
+    """Set or change a monthly budget (admins only)."""
+    from gridwait.app.budgets import set_budget as set_one
+
+    return set_one(deps, actor, scope, name, body.monthly_g)
+
+
+@router.delete("/budgets/{scope}/{name}", status_code=status.HTTP_204_NO_CONTENT)
+def remove_budget(scope: Scope, name: Name, deps: DepsDep, actor: ActorDep) -> None:
+    """Remove a budget (admins only)."""
+    from gridwait.app.budgets import remove_budget as remove_one
+
+    remove_one(deps, actor, scope, name)

@@ -1,0 +1,66 @@
+"""The coming hours' carbon intensity and the greenest start for jobs of a few lengths."""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+from gridwait.app.actor import Actor
+from gridwait.app.deps import Deps
+from gridwait.app.views import ForecastPoint, ForecastView, Greenest
+from gridwait.config import ProviderName
+
+JOB_HOURS = (1, 2, 4, 8)
+MAX_HOURS = 168
+
+
+def forecast(
+    deps: Deps,
+    actor: Actor,
+    provider: ProviderName | None = None,
+    zone: str | None = None,
+    hours: int = 24,
+) -> ForecastView:
+    """The forecast of `zone` for the next `hours` (from the settings' provider chain, with
+    its fallbacks) and where a 1, 2, 4 and 8 h job would start greenest."""
+    from gridwait.errors import ConfigError
+    from gridwait.grid.factory import build_provider
+    from gridwait.scheduler.windows import greenest_window
+
+    del actor  # the lab's forecast is everyone's
+    if not 1 <= hours <= MAX_HOURS:
+        raise ConfigError(f"hours: expected 1 to {MAX_HOURS}, got {hours}")
+    settings = deps.settings
+    chain = deps.provider() if provider is None else None
+    if chain is None:
+        chain = build_provider(settings, deps.clock, deps.store(), provider)
+    zone = zone or settings.grid.zone
+    now = deps.clock.now()
+    series = chain.forecast(zone, now, now + timedelta(hours=hours))
+    greenest: dict[str, Greenest | None] = {}
+    for h in JOB_HOURS:
+        w = greenest_window(series, timedelta(hours=h), earliest=now)
+        greenest[f"{h}h"] = (
+            None
+            if w is None
+            else Greenest(
+                start=w.start,
+                end=w.end,
+                mean_g_per_kwh=w.mean_intensity,
+                gap_share=w.fallback_share,
+            )
+        )
+    return ForecastView(
+        provider=series.source,
+        zone=series.zone,
+        signal=series.signal,
+        issued_at=series.issued_at,
+        resolution_s=series.resolution_s,
+        fallback=series.fallback,
+        note=series.note,
+        points=[
+            ForecastPoint(start=t, value=None if math.isnan(v) else float(v))
+            for t, v in zip(series.times(), series.values, strict=True)
+        ],
+        greenest=greenest,
+    )
