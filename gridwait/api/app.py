@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gridwait.api import jobs, problems, review, runs, users
+from gridwait.api import jobs, metrics, problems, review, runs, users
 from gridwait.app.deps import Deps
 
 
@@ -43,7 +43,7 @@ def create_app(deps: Deps) -> FastAPI:
         """Whether the service answers, and its version (no token needed)."""
         return Health(status="ok", version=gridwait_version())
 
-    for module in (jobs, review, users, runs):
+    for module in (jobs, review, users, runs, metrics):
         app.include_router(module.router)
     problems.install(app)
     app.add_middleware(BodyLimit, limit=deps.settings.api.max_body_bytes)

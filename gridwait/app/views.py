@@ -327,3 +327,25 @@ class ForecastView(View):
     points: list[ForecastPoint]
     greenest: dict[str, Greenest | None]
     """The greenest start of a job of 1, 2, 4 and 8 hours ("1h"...), None if none fits."""
+
+
+class LabMetrics(View):
+    """The lab's aggregates, for monitoring: counts and sums, never a job's details."""
+
+    jobs_by_state: dict[str, int]
+    intensity_g_per_kwh: float | None
+    """The newest stored forecast for now in the lab's zone (None before the first poll)."""
+    intensity_provider: str | None
+    zone: str
+    planned_g: float
+    """Forecast emissions of the waiting and running jobs as planned."""
+    run_now_g: float
+    """What the same jobs would emit if each started at once."""
+    plans_on_fallback: int
+    finished_runs: int
+    finished_energy_kwh: float
+    finished_emissions_g: float
+    finished_saving_g: float
+    runs_on_fallback: int
+    budget_used_pct: dict[str, float]
+    """`scope/name` -> this month's actual use as a share of its limit, in %."""

@@ -115,6 +115,7 @@ TABLE: dict[tuple[str, str], tuple[Make, tuple[int, ...]]] = {
         _alice_token,
         (*U, 204, 403, 204, 401),
     ),
+    ("GET", "/metrics"): (lambda lab: ("/metrics", None), EVERYONE),
     ("POST", "/api/v1/runs/{run_id}/start"): (
         _run("start", lambda: {"handle": "4242", "host": "node1"}),
         WORKER,
