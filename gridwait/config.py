@@ -123,6 +123,23 @@ class ApiSettings(_Section):
         return int(self.listen.rpartition(":")[2])
 
 
+class ClientSettings(_Section):
+    """Where the CLI sends user commands instead of the local database ($GRIDWAIT_URL and
+    $GRIDWAIT_TOKEN win over these)."""
+
+    url: str | None = None
+    token: SecretStr | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"{value!r} is not an http(s) URL such as http://host:8787")
+        return value
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="GRIDWAIT_", env_nested_delimiter="__", extra="forbid", validate_default=True
@@ -143,6 +160,7 @@ class Settings(BaseSettings):
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     energy: EnergySettings = Field(default_factory=EnergySettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    client: ClientSettings = Field(default_factory=ClientSettings)
 
     @field_validator("electricitymaps_url", "uk_url", "watttime_url")
     @classmethod

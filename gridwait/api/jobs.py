@@ -7,7 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, status
 
 from gridwait.api.auth import ActorDep, DepsDep
-from gridwait.app.views import ForecastView, JobView, PlanView, QueueRow, Submitted
+from gridwait.app.views import (
+    EstimateView,
+    ForecastView,
+    JobView,
+    PlanView,
+    QueueRow,
+    Submitted,
+)
 from gridwait.config import ProviderName
 from gridwait.spec import JobSpec
 
@@ -22,6 +29,22 @@ def submit(spec: JobSpec, deps: DepsDep, actor: ActorDep) -> Submitted:
     from gridwait.app.jobs import submit_remote
 
     return submit_remote(deps, actor, spec)
+
+
+@router.post("/estimate")
+def estimate(
+    spec: JobSpec,
+    deps: DepsDep,
+    actor: ActorDep,
+    hardware: Annotated[
+        str | None, Query(max_length=64, description="A row of the hardware table.")
+    ] = None,
+) -> EstimateView:
+    """A job's tokens, energy, duration and uncertainty, without queueing it."""
+    from gridwait.app.estimates import estimate_spec
+    from gridwait.app.jobs import resolve_remote
+
+    return estimate_spec(deps, actor, resolve_remote(spec, deps.clock.now()), hardware)
 
 
 @router.get("/jobs")

@@ -54,13 +54,22 @@ def status_of(exc: GridwaitError) -> HTTPStatus:
     return HTTPStatus.SERVICE_UNAVAILABLE
 
 
-def problem(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    body = {
+def problem(
+    status: int,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    exit_code: int | None = None,
+) -> JSONResponse:
+    """A problem body; `exit_code` (an extension member) is what the CLI exits with on the
+    same error, so that a remote CLI exits as a local one does."""
+    body: dict[str, object] = {
         "type": "about:blank",
         "title": HTTPStatus(status).phrase,
         "status": status,
         "detail": detail,
     }
+    if exit_code is not None:
+        body["exit_code"] = exit_code
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
@@ -71,7 +80,7 @@ def install(app: FastAPI) -> None:
     async def _domain(request: Request, exc: GridwaitError) -> JSONResponse:
         status = status_of(exc)
         headers = {"WWW-Authenticate": "Bearer"} if status == HTTPStatus.UNAUTHORIZED else None
-        return problem(status, str(exc), headers)
+        return problem(status, str(exc), headers, exc.exit_code)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -79,7 +88,7 @@ def install(app: FastAPI) -> None:
             {**e, "loc": tuple(e["loc"][1:]) if e["loc"][:1] == ("body",) else e["loc"]}
             for e in exc.errors()
         ]
-        return problem(HTTPStatus.UNPROCESSABLE_ENTITY, describe_errors(errors))
+        return problem(HTTPStatus.UNPROCESSABLE_ENTITY, describe_errors(errors), exit_code=2)
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:

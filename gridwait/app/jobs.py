@@ -48,10 +48,10 @@ def submit_remote(deps: Deps, actor: Actor, spec: JobSpec) -> Submitted:
     """Submit a spec sent over the network: the owner is checked first, then its paths
     are resolved on the scheduler host."""
     spec = owner_for(actor, spec)
-    return submit(deps, actor, _resolve_remote(spec, deps.clock.now()))
+    return submit(deps, actor, resolve_remote(spec, deps.clock.now()))
 
 
-def _resolve_remote(spec: JobSpec, now: datetime) -> Submission:
+def resolve_remote(spec: JobSpec, now: datetime) -> Submission:
     """A spec sent over the network, resolved on the scheduler host: its paths must be
     absolute (the client makes a relative path absolute) and visible here."""
     from pathlib import Path

@@ -26,6 +26,7 @@ JobId = Annotated[int, typer.Argument(metavar="ID", min=1, max=2**63 - 1, help="
 if TYPE_CHECKING:
     from gridwait.app.actor import Actor
     from gridwait.app.deps import Deps
+    from gridwait.app.gateway import Gateway
     from gridwait.store.engine import Store
 
 # Piped output is not cut to 80 columns: tables stay one row per line for grep and less.
@@ -45,6 +46,7 @@ class AppContext:
     clock: Clock = field(default_factory=SystemClock)
     _settings: Settings | None = None
     _deps: Deps | None = None
+    _gateway: Gateway | None = None
 
     @property
     def settings(self) -> Settings:
@@ -60,6 +62,22 @@ class AppContext:
 
             self._deps = Deps(self.settings, self.clock)
         return self._deps
+
+    @property
+    def gateway(self) -> Gateway:
+        """Where user commands go: a gridwait service when $GRIDWAIT_URL (or [client] url)
+        is set, else the use cases on the local database as the host's admin."""
+        if self._gateway is None:
+            target = remote_target(self.settings)
+            if target is not None:
+                from gridwait.client import Remote
+
+                self._gateway = Remote(*target)
+            else:
+                from gridwait.app.gateway import Local
+
+                self._gateway = Local(self.deps, self.actor)
+        return self._gateway
 
     @property
     def actor(self) -> Actor:
@@ -80,6 +98,25 @@ class AppContext:
         if self._deps is not None:
             self._deps.close()
             self._deps = None
+
+
+def remote_target(settings: Settings) -> tuple[str, str] | None:
+    """(URL, token) of the service to send user commands to, or None to work locally."""
+    import os
+
+    from gridwait.errors import ConfigError
+
+    url = os.environ.get("GRIDWAIT_URL") or settings.client.url
+    if not url:
+        return None
+    secret = settings.client.token.get_secret_value() if settings.client.token else None
+    token = os.environ.get("GRIDWAIT_TOKEN") or secret
+    if not token:
+        raise ConfigError(
+            f"GRIDWAIT_URL is {url} but there is no token: set GRIDWAIT_TOKEN (an admin makes"
+            " one on the scheduler host: gridwait user token NAME)"
+        )
+    return url, token
 
 
 def app_context(ctx: typer.Context) -> AppContext:

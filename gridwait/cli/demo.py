@@ -78,6 +78,8 @@ def _demo(ctx: typer.Context, where: Path, timeout: float) -> None:
     # the workers the service starts read the same settings and database
     os.environ["GRIDWAIT_CONFIG"] = str(settings_file)
     os.environ["GRIDWAIT_DB"] = str(where / "gridwait.db")
+    for remote in ("GRIDWAIT_URL", "GRIDWAIT_TOKEN"):  # the demo is this host's sandbox
+        os.environ.pop(remote, None)
     app = app_context(ctx)
     app.close()
     app.config, app.db, app._settings = settings_file, where / "gridwait.db", None

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from gridwait.cli.context import AppContext, JsonFlag, app_context, emit_view, err, out
+from gridwait.cli.context import JsonFlag, app_context, emit_view, err, out
 from gridwait.units import format_duration, format_kwh
 
 if TYPE_CHECKING:
-    from gridwait.spec import Submission
+    from gridwait.spec import JobSpec
 
 PROGRESS_FROM = 50_000  # examples; below this the count takes well under a second
 
@@ -23,12 +23,11 @@ def register(app: typer.Typer) -> None:
     app.command()(estimate)
 
 
-def read_spec(app: AppContext, spec_file: Path, deadline: str | None = None) -> Submission:
-    """A spec file parsed and resolved: paths relative to the file, times in UTC."""
-    from gridwait.spec import load_spec_file, parse_spec, resolve
+def spec_of(spec_file: Path) -> JobSpec:
+    """A spec file read and validated (its paths and times are resolved where it runs)."""
+    from gridwait.spec import load_spec_file, parse_spec
 
-    spec = parse_spec(load_spec_file(spec_file))
-    return resolve(spec, app.clock.now(), spec_file.resolve().parent, deadline)
+    return parse_spec(load_spec_file(spec_file))
 
 
 @contextmanager
@@ -64,16 +63,13 @@ def estimate(
     as_json: JsonFlag = False,
 ) -> None:
     """Estimate a job's tokens (real and padded), energy, duration and uncertainty."""
-    from gridwait.app.estimates import estimate_spec
-
     app = app_context(ctx)
-    sub = read_spec(app, spec_file)
+    spec = spec_of(spec_file)
     with progress_bar() as progress:
-        est = estimate_spec(app.deps, app.actor, sub, hardware, progress)
+        est = app.gateway.estimate(spec, spec_file.resolve().parent, hardware, progress)
     if as_json:
         emit_view(est)
         return
-    spec = sub.spec
     lines = [
         f"{spec.name}: {spec.epochs} epoch(s), {est.steps:,} steps"
         f" on {est.hardware} ({est.precision})",

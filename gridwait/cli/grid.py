@@ -33,10 +33,7 @@ def forecast(
     as_json: JsonFlag = False,
 ) -> None:
     """Show the carbon-intensity forecast and the greenest start for 1-8 h jobs."""
-    from gridwait.app.forecasting import forecast as coming
-
-    app = app_context(ctx)
-    view = coming(app.deps, app.actor, provider, zone, hours)
+    view = app_context(ctx).gateway.forecast(provider, zone, hours)
     if as_json:
         emit_view(view)
         return

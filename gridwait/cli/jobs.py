@@ -56,12 +56,11 @@ def submit(
 
 def submit_spec(app: AppContext, spec_file: Path, deadline: str | None = None) -> Submitted:
     """Read, resolve (paths relative to the spec file) and submit one spec file."""
-    from gridwait.app.jobs import submit as submit_job
-    from gridwait.cli.estimate import progress_bar, read_spec
+    from gridwait.cli.estimate import progress_bar, spec_of
 
-    sub = read_spec(app, spec_file, deadline)
+    spec = spec_of(spec_file)
     with progress_bar() as progress:
-        return submit_job(app.deps, app.actor, sub, progress)
+        return app.gateway.submit(spec, spec_file.resolve().parent, deadline, progress)
 
 
 def queue(
@@ -75,10 +74,9 @@ def queue(
 ) -> None:
     """List waiting and running jobs (with --all, finished ones too), oldest first."""
     from gridwait.app.jobs import QueueFilter
-    from gridwait.app.jobs import queue as list_queue
 
     app = app_context(ctx)
-    rows = list_queue(app.deps, app.actor, QueueFilter(all_jobs, owner, project))
+    rows = app.gateway.queue(QueueFilter(all_jobs, owner, project))
     rows = page_of(rows, limit, page, as_json, "jobs")
     if as_json:
         emit_view(rows)
@@ -111,10 +109,9 @@ def show(
     as_json: JsonFlag = False,
 ) -> None:
     """Everything about one job: spec, estimate, plan, events and runs."""
-    from gridwait.app.jobs import show as show_job
 
     app = app_context(ctx)
-    job = show_job(app.deps, app.actor, job_id)
+    job = app.gateway.show(job_id)
     if as_json:
         emit_view(job)
         return
@@ -160,8 +157,7 @@ def _describe(job: JobView) -> list[str]:
 
 def cancel(ctx: typer.Context, job_id: JobId) -> None:
     """Cancel a job. A running worker is stopped by the service at its next tick."""
-    from gridwait.app.jobs import cancel as cancel_job
 
     app = app_context(ctx)
-    job = cancel_job(app.deps, app.actor, job_id)
+    job = app.gateway.cancel(job_id)
     note(f"cancelled job {job.id} {job.name!r}")

@@ -31,10 +31,7 @@ def plan_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Plan the queue against the current forecast; starts and writes nothing."""
-    from gridwait.app.planning import plan
-
-    app = app_context(ctx)
-    view = plan(app.deps, app.actor)
+    view = app_context(ctx).gateway.plan()
     if as_json:
         emit_view(view)
         return
@@ -83,7 +80,6 @@ def budget_set(
     project: Annotated[str | None, typer.Option(help="A project's budget.")] = None,
 ) -> None:
     """Set (or change) a monthly carbon budget. Held jobs are re-checked at the next plan."""
-    from gridwait.app.budgets import set_budget
     from gridwait.errors import ConfigError
 
     scope, name = _scope(user, project)
@@ -92,7 +88,7 @@ def budget_set(
     except ValueError as exc:
         raise ConfigError(f"--monthly: {exc}") from None
     app = app_context(ctx)
-    set_budget(app.deps, app.actor, scope, name, grams)
+    app.gateway.set_budget(scope, name, grams)
     note(f"{scope} {name}: {format_mass(grams)} per month")
 
 
@@ -101,10 +97,9 @@ def budget_list(
     as_json: JsonFlag = False,
 ) -> None:
     """Budgets with this month's use (actual) and commitments (planned and running)."""
-    from gridwait.app.budgets import usage
 
     app = app_context(ctx)
-    result = usage(app.deps, app.actor)
+    result = app.gateway.budgets()
     if as_json:
         emit_view(result)
         return
@@ -133,9 +128,8 @@ def budget_rm(
     project: Annotated[str | None, typer.Option(help="A project's budget.")] = None,
 ) -> None:
     """Remove a budget."""
-    from gridwait.app.budgets import remove_budget
 
     scope, name = _scope(user, project)
     app = app_context(ctx)
-    remove_budget(app.deps, app.actor, scope, name)
+    app.gateway.remove_budget(scope, name)
     note(f"removed the budget of {scope} {name}")

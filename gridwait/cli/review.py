@@ -63,10 +63,9 @@ def history(
 ) -> None:
     """One row per run: energy, emissions, the saving vs run-now, measured vs estimated,
     provisional vs settled."""
-    from gridwait.app.history import history as run_history
 
     app = app_context(ctx)
-    rows = run_history(app.deps, app.actor, _filter(user, project, since, until))
+    rows = app.gateway.history(_filter(user, project, since, until))
     rows = page_of(rows, limit, page, as_json, "runs")
     if as_json:
         emit_view(rows)
@@ -115,10 +114,9 @@ def report(
 ) -> None:
     """Totals by user, project or month: energy, emissions, saving (g and %), budget use,
     and the share of energy that was measured rather than estimated."""
-    from gridwait.app.history import report as run_report
 
     app = app_context(ctx)
-    result = run_report(app.deps, app.actor, by, _filter(user, project, since, until))
+    result = app.gateway.report(by, _filter(user, project, since, until))
     if as_json:
         emit_json([r.as_json() for r in result])
         return
@@ -204,8 +202,4 @@ def write_whole(path: Path, text: str, option: str) -> None:
 
 def export_text(app: AppContext, fmt: str, which: RunFilter) -> tuple[str, int]:
     """The export as CSV or JSON text, and how many runs it holds."""
-    from gridwait.app.export import render
-    from gridwait.app.history import export_rows
-
-    rows = export_rows(app.deps, app.actor, which)
-    return render(rows, fmt), len(rows)
+    return app.gateway.export(fmt, which)

@@ -82,6 +82,7 @@ TABLE: dict[tuple[str, str], tuple[Make, tuple[int, ...]]] = {
     ("GET", "/api/v1/me"): (lambda lab: ("/api/v1/me", None), EVERYONE),
     ("POST", "/api/v1/jobs"): (lambda lab: ("/api/v1/jobs", spec()), (*U, 201, 201, 201, 401)),
     ("GET", "/api/v1/jobs"): (lambda lab: ("/api/v1/jobs", None), EVERYONE),
+    ("POST", "/api/v1/estimate"): (lambda lab: ("/api/v1/estimate", spec()), EVERYONE),
     ("GET", "/api/v1/jobs/{job_id}"): (
         lambda lab: (f"/api/v1/jobs/{lab.job_of(ALICE)}", None),
         EVERYONE,
