@@ -67,8 +67,12 @@ def submit_spec(app: AppContext, spec_file: Path, deadline: str | None = None) -
 def queue(
     ctx: typer.Context,
     all_jobs: Annotated[bool, typer.Option("--all", help="Include finished jobs.")] = False,
-    owner: Annotated[str | None, typer.Option("--user", help="Only this owner's jobs.")] = None,
-    project: Annotated[str | None, typer.Option(help="Only this project's jobs.")] = None,
+    owner: Annotated[
+        str | None, typer.Option("--user", "-u", help="Only this owner's jobs.")
+    ] = None,
+    project: Annotated[
+        str | None, typer.Option("--project", "-p", help="Only this project's jobs.")
+    ] = None,
     limit: Limit = None,
     page: Page = 1,
     as_json: JsonFlag = False,

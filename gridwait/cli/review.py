@@ -33,8 +33,8 @@ from gridwait.units import format_kwh, format_mass, format_time
 if TYPE_CHECKING:
     from gridwait.app.history import RunFilter
 
-User = Annotated[str | None, typer.Option("--user", help="Only this owner's runs.")]
-Project = Annotated[str | None, typer.Option(help="Only this project's runs.")]
+User = Annotated[str | None, typer.Option("--user", "-u", help="Only this owner's runs.")]
+Project = Annotated[str | None, typer.Option("--project", "-p", help="Only this project's runs.")]
 Since = Annotated[
     str | None, typer.Option(help="Runs started at or after (ISO date or time, UTC).")
 ]
