@@ -24,11 +24,15 @@ def register(app: typer.Typer) -> None:
 
 
 def read_spec(app: AppContext, spec_file: Path, deadline: str | None = None) -> Submission:
-    """A spec file parsed and resolved: paths relative to the file, times in UTC."""
+    """A spec file parsed and resolved: paths relative to the file, times in UTC. A
+    `deadline` typed on the command line may be a local time (the file's may not)."""
+    from gridwait.cli.times import typed_time
     from gridwait.spec import load_spec_file, parse_spec, resolve
 
     spec = parse_spec(load_spec_file(spec_file))
-    return resolve(spec, app.clock.now(), spec_file.resolve().parent, deadline)
+    now = app.clock.now()
+    due = None if deadline is None else typed_time(deadline, "--deadline", now, durations=True)
+    return resolve(spec, now, spec_file.resolve().parent, due)
 
 
 @contextmanager

@@ -38,7 +38,11 @@ def submit(
     ctx: typer.Context,
     spec_file: Annotated[Path, typer.Argument(metavar="SPEC.toml", help="Job spec (TOML).")],
     deadline: Annotated[
-        str | None, typer.Option(help="Override the spec's deadline: ISO time or e.g. 36h.")
+        str | None,
+        typer.Option(
+            help="Override the spec's deadline: 36h, now+2days, or an ISO time"
+            " (local unless it has an offset or Z)."
+        ),
     ] = None,
 ) -> None:
     """Validate a job spec and queue it; prints the new job id."""
