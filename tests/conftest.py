@@ -31,13 +31,15 @@ Cli = Callable[..., CliResult]
 
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """GRIDWAIT_DB and GRIDWAIT_CONFIG inside tmp_path; returns the database path."""
+    """GRIDWAIT_DB and GRIDWAIT_CONFIG inside tmp_path, no site settings file; returns the
+    database path."""
     for name in (
         "GRIDWAIT_ELECTRICITYMAPS_TOKEN",
         "GRIDWAIT_WATTTIME_USER",
         "GRIDWAIT_WATTTIME_PASSWORD",
     ):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GRIDWAIT_SITE_CONFIG", "")  # the machine's /etc/gridwait stays out
     db = tmp_path / "gridwait.db"
     settings = tmp_path / "gridwait.toml"
     settings.touch()  # a GRIDWAIT_CONFIG naming a missing file is refused
