@@ -9,7 +9,9 @@ site's `[grid] provider`.
 The user's file is `$GRIDWAIT_CONFIG`, else `gridwait.toml` in the user config directory.
 The site's are `/etc/gridwait/gridwait.toml` and `gridwait.toml` in the platform's site
 config directory (`$GRIDWAIT_SITE_CONFIG` names another; empty: none). Nested tables map to
-`GRIDWAIT_<TABLE>__<KEY>` variables (e.g. `GRIDWAIT_GRID__ZONE=GB`).
+`GRIDWAIT_<TABLE>__<KEY>` variables (e.g. `GRIDWAIT_GRID__ZONE=GB`). The providers' own
+variable names (`WATTTIME_USER`, `WATTTIME_PASSWORD`, `ELECTRICITYMAPS_API_TOKEN`) are read
+too; gridwait's win where both are set.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from urllib.parse import urlsplit
 
 import platformdirs
 from pydantic import (
+    AliasChoices,
     BaseModel,
     ConfigDict,
     Field,
@@ -39,6 +42,12 @@ from gridwait.errors import ConfigError
 
 ProviderName = Literal["electricitymaps", "uk", "watttime", "trace", "profile"]
 SITE_CONFIG = Path("/etc/gridwait/gridwait.toml")
+
+
+def _env_alias(field: str, provider_name: str) -> AliasChoices:
+    """gridwait's variable first (it wins), then the provider's own; the field's name last,
+    for the TOML file's key."""
+    return AliasChoices(f"GRIDWAIT_{field.upper()}", provider_name, field)
 
 
 class _Section(BaseModel):
@@ -119,11 +128,17 @@ class Settings(BaseSettings):
     )
     log_dir: Path | None = None
     """Worker logs and checkpoints; default: next to the database."""
-    electricitymaps_token: SecretStr | None = None
+    electricitymaps_token: SecretStr | None = Field(
+        None, validation_alias=_env_alias("electricitymaps_token", "ELECTRICITYMAPS_API_TOKEN")
+    )
     electricitymaps_url: str = "https://api.electricitymaps.com/v3"
     uk_url: str = "https://api.carbonintensity.org.uk"
-    watttime_user: str | None = None
-    watttime_password: SecretStr | None = None
+    watttime_user: str | None = Field(
+        None, validation_alias=_env_alias("watttime_user", "WATTTIME_USER")
+    )
+    watttime_password: SecretStr | None = Field(
+        None, validation_alias=_env_alias("watttime_password", "WATTTIME_PASSWORD")
+    )
     watttime_url: str = "https://api.watttime.org"
     grid: GridSettings = Field(default_factory=GridSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)

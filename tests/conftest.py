@@ -37,6 +37,9 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "GRIDWAIT_ELECTRICITYMAPS_TOKEN",
         "GRIDWAIT_WATTTIME_USER",
         "GRIDWAIT_WATTTIME_PASSWORD",
+        "ELECTRICITYMAPS_API_TOKEN",  # the providers' own names are read too
+        "WATTTIME_USER",
+        "WATTTIME_PASSWORD",
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("GRIDWAIT_SITE_CONFIG", "")  # the machine's /etc/gridwait stays out

@@ -5,6 +5,7 @@ import re
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from gridwait.config import load_settings, site_config_paths
 from gridwait.errors import ConfigError
@@ -176,3 +177,47 @@ def test_config_show_without_files(
     result = cli("config", "show")
     assert result.code == 0
     assert result.out.splitlines()[0] == "# no settings file read: defaults and environment"
+
+
+@pytest.mark.parametrize(
+    ("theirs", "ours", "field"),
+    [
+        ("WATTTIME_USER", "GRIDWAIT_WATTTIME_USER", "watttime_user"),
+        ("WATTTIME_PASSWORD", "GRIDWAIT_WATTTIME_PASSWORD", "watttime_password"),
+        ("ELECTRICITYMAPS_API_TOKEN", "GRIDWAIT_ELECTRICITYMAPS_TOKEN", "electricitymaps_token"),
+    ],
+)
+def test_the_providers_own_variable_names(
+    env: Path, monkeypatch: pytest.MonkeyPatch, theirs: str, ours: str, field: str
+) -> None:
+    def value() -> str | None:
+        got = getattr(load_settings(), field)
+        return got.get_secret_value() if isinstance(got, SecretStr) else got
+
+    assert value() is None
+    monkeypatch.setenv(theirs, "from-the-provider-name")
+    assert value() == "from-the-provider-name"
+    monkeypatch.setenv(ours, "from-gridwait-name")
+    assert value() == "from-gridwait-name"  # gridwait's own name wins
+
+
+def test_provider_variable_names_win_over_the_file(
+    env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "gridwait.toml").write_text('watttime_user = "from-file"\n')
+    assert load_settings().watttime_user == "from-file"
+    monkeypatch.setenv("WATTTIME_USER", "from-env")
+    assert load_settings().watttime_user == "from-env"
+
+
+def test_provider_named_secrets_stay_masked(cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("ELECTRICITYMAPS_API_TOKEN", "em-tok-98765")
+    monkeypatch.setenv("WATTTIME_PASSWORD", "wt-pw-98765")
+    monkeypatch.setenv("WATTTIME_USER", "ada")
+    for args in (("config", "show"), ("config", "show", "--json")):
+        result = cli(*args)
+        assert result.code == 0
+        assert "98765" not in result.out + result.err
+    shown = json.loads(cli("config", "show", "--json").out)
+    assert shown["electricitymaps_token"] == shown["watttime_password"] == "**********"
+    assert shown["watttime_user"] == "ada"

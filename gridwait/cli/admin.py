@@ -14,8 +14,9 @@ from gridwait.errors import ConfigError
 CONFIG_TEMPLATE = """\
 # gridwait settings. They override the site's (/etc/gridwait/gridwait.toml) key by key;
 # environment variables GRIDWAIT_* override these (nested keys as GRIDWAIT_GRID__ZONE).
-# Secrets belong in the environment: GRIDWAIT_ELECTRICITYMAPS_TOKEN,
-# GRIDWAIT_WATTTIME_USER, GRIDWAIT_WATTTIME_PASSWORD.
+# Secrets belong in the environment: GRIDWAIT_ELECTRICITYMAPS_TOKEN (or
+# ELECTRICITYMAPS_API_TOKEN), GRIDWAIT_WATTTIME_USER and GRIDWAIT_WATTTIME_PASSWORD (or
+# WATTTIME_USER, WATTTIME_PASSWORD).
 
 # db = "{db}"
 
