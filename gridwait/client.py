@@ -7,6 +7,7 @@ service checks that it can see them."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
@@ -135,13 +136,13 @@ class Remote:
     # ---- the gateway ------------------------------------------------------------------
 
     def submit(
-        self, spec: JobSpec, base_dir: Path, deadline: str | None, progress: Progress | None
+        self, spec: JobSpec, base_dir: Path, deadline: datetime | None, progress: Progress | None
     ) -> Submitted:
         from gridwait.app.views import Submitted
 
         spec = absolute_paths(spec, base_dir)
         if deadline is not None:
-            spec = spec.model_copy(update={"deadline": deadline})
+            spec = spec.model_copy(update={"deadline": deadline.isoformat()})
         response = self._call("POST", "/jobs", body=_body(spec), timeout=SUBMIT_TIMEOUT_S)
         return _parse(Submitted, response)
 

@@ -1,11 +1,17 @@
-"""Settings: one typed object, read from a TOML file and GRIDWAIT_* environment variables.
+"""Settings: one typed object, read from TOML files and GRIDWAIT_* environment variables.
 
 Never built at import time: `load_settings()` is called by the CLI (or a test) and the result
 is passed to whatever needs it. Precedence, highest first: explicit overrides given to
-`load_settings`, environment variables, the TOML file, the defaults below.
+`load_settings`, environment variables, the user's TOML file, the site's TOML files, the
+defaults below. Files are merged key by key: a user file that sets `[grid] zone` keeps the
+site's `[grid] provider`.
 
-The file is `$GRIDWAIT_CONFIG`, else `gridwait.toml` in the user config directory. Nested
-tables map to `GRIDWAIT_<TABLE>__<KEY>` variables (e.g. `GRIDWAIT_GRID__ZONE=GB`).
+The user's file is `$GRIDWAIT_CONFIG`, else `gridwait.toml` in the user config directory.
+The site's are `/etc/gridwait/gridwait.toml` and `gridwait.toml` in the platform's site
+config directory (`$GRIDWAIT_SITE_CONFIG` names another; empty: none). Nested tables map to
+`GRIDWAIT_<TABLE>__<KEY>` variables (e.g. `GRIDWAIT_GRID__ZONE=GB`). The providers' own
+variable names (`WATTTIME_USER`, `WATTTIME_PASSWORD`, `ELECTRICITYMAPS_API_TOKEN`) are read
+too; gridwait's win where both are set.
 """
 
 from __future__ import annotations
@@ -20,13 +26,29 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
 from gridwait.errors import ConfigError
 
 ProviderName = Literal["electricitymaps", "uk", "watttime", "trace", "profile"]
+SITE_CONFIG = Path("/etc/gridwait/gridwait.toml")
+
+
+def _env_alias(field: str, provider_name: str) -> AliasChoices:
+    """gridwait's variable first (it wins), then the provider's own; the field's name last,
+    for the TOML file's key."""
+    return AliasChoices(f"GRIDWAIT_{field.upper()}", provider_name, field)
 
 
 class _Section(BaseModel):
@@ -150,17 +172,24 @@ class Settings(BaseSettings):
     )
     log_dir: Path | None = None
     """Worker logs and checkpoints; default: next to the database."""
-    electricitymaps_token: SecretStr | None = None
+    electricitymaps_token: SecretStr | None = Field(
+        None, validation_alias=_env_alias("electricitymaps_token", "ELECTRICITYMAPS_API_TOKEN")
+    )
     electricitymaps_url: str = "https://api.electricitymaps.com/v3"
     uk_url: str = "https://api.carbonintensity.org.uk"
-    watttime_user: str | None = None
-    watttime_password: SecretStr | None = None
+    watttime_user: str | None = Field(
+        None, validation_alias=_env_alias("watttime_user", "WATTTIME_USER")
+    )
+    watttime_password: SecretStr | None = Field(
+        None, validation_alias=_env_alias("watttime_password", "WATTTIME_PASSWORD")
+    )
     watttime_url: str = "https://api.watttime.org"
     grid: GridSettings = Field(default_factory=GridSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     energy: EnergySettings = Field(default_factory=EnergySettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     client: ClientSettings = Field(default_factory=ClientSettings)
+    _files: tuple[Path, ...] = PrivateAttr(default=())
 
     @field_validator("electricitymaps_url", "uk_url", "watttime_url")
     @classmethod
@@ -183,6 +212,11 @@ class Settings(BaseSettings):
         return (env_settings, init_settings)
 
     @property
+    def files(self) -> tuple[Path, ...]:
+        """The settings files read, in the order read (a later one wins)."""
+        return self._files
+
+    @property
     def work_dir(self) -> Path:
         return self.log_dir or self.db.parent / "runs"
 
@@ -202,25 +236,54 @@ def config_path(environ: dict[str, str] | None = None) -> Path:
     return platformdirs.user_config_path("gridwait") / "gridwait.toml"
 
 
-def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
-    """Read the TOML file (if it exists) and the environment; raise ConfigError on mistakes.
+def site_config_paths(environ: dict[str, str] | None = None) -> list[Path]:
+    """Where site-wide settings may be, read in this order before the user's file."""
+    env = os.environ if environ is None else environ
+    if "GRIDWAIT_SITE_CONFIG" in env:  # tests and unusual sites; empty: no site file
+        named = env["GRIDWAIT_SITE_CONFIG"]
+        return [Path(named).expanduser()] if named else []
+    platform = platformdirs.site_config_path("gridwait") / "gridwait.toml"
+    return list(dict.fromkeys([SITE_CONFIG, platform]))
 
-    A file named explicitly (`path`, or $GRIDWAIT_CONFIG) must exist; the default one may
-    not. A mistake is blamed on where it is: the file, or the GRIDWAIT_* variable."""
+
+def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
+    """Read the site's and the user's TOML files (those that exist) and the environment;
+    raise ConfigError on mistakes.
+
+    A user file named explicitly (`path`, or $GRIDWAIT_CONFIG) must exist; the default one
+    and the site's may not. A mistake is blamed on where it is: a file, or the GRIDWAIT_*
+    variable."""
     named = path is not None or bool(os.environ.get("GRIDWAIT_CONFIG"))
     file = path or config_path()
-    data: dict[str, Any] = {}
+    sites = [site for site in site_config_paths() if site.exists()]
+    layers = [(site, read_toml(site, f"config {site}")) for site in sites]
     if file.exists() or named:
-        data = read_toml(file, f"config {file}")
+        layers.append((file, read_toml(file, f"config {file}")))
+    data: dict[str, Any] = {}
+    for _, layer in layers:
+        data = _merged(data, layer)
     try:
         settings = Settings(**data)
     except ValidationError as exc:
-        raise ConfigError(f"{_blame(exc, file)}: {describe_validation(exc)}") from None
+        raise ConfigError(f"{_blame(exc, layers, file)}: {describe_validation(exc)}") from None
     except SettingsError as exc:  # a GRIDWAIT_* variable that is not valid JSON
         raise ConfigError(f"environment: {_env_problem(exc)}") from None
     if overrides:
         settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    settings._files = tuple(where for where, _ in layers)
     return settings
+
+
+def _merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """`over` on top of `base`, tables merged key by key."""
+    result = dict(base)
+    for key, value in over.items():
+        below = result.get(key)
+        if isinstance(value, dict) and isinstance(below, dict):
+            result[key] = _merged(below, value)
+        else:
+            result[key] = value
+    return result
 
 
 def read_toml(file: Path, what: str) -> dict[str, Any]:
@@ -241,14 +304,29 @@ def read_toml(file: Path, what: str) -> dict[str, Any]:
         raise ConfigError(f"{what}: nested too deeply to be a settings file") from None
 
 
-def _blame(exc: ValidationError, file: Path) -> str:
-    """The GRIDWAIT_* variable that set the first invalid field, else the file."""
+def _blame(exc: ValidationError, layers: list[tuple[Path, dict[str, Any]]], file: Path) -> str:
+    """The GRIDWAIT_* variable that set the first invalid field, else the last file that
+    sets it (or the user's file)."""
     loc = [str(p) for p in exc.errors()[0]["loc"]]
     for depth in range(len(loc), 0, -1):
         name = "GRIDWAIT_" + "__".join(loc[:depth]).upper()
         if name in os.environ:
             return f"environment {name}"
-    return f"config {file}"
+    deepest, blamed = 0, file
+    for where, data in reversed(layers):  # on a tie the later file, which won
+        depth = _depth(data, loc)
+        if depth > deepest:
+            deepest, blamed = depth, where
+    return f"config {blamed}"
+
+
+def _depth(data: Any, loc: list[str]) -> int:
+    """How many leading keys of `loc` the nested tables of `data` hold."""
+    for depth, key in enumerate(loc):
+        if not isinstance(data, dict) or key not in data:
+            return depth
+        data = data[key]
+    return len(loc)
 
 
 def _env_problem(exc: SettingsError) -> str:

@@ -18,7 +18,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from gridwait.config import describe_validation
 from gridwait.errors import SpecError
-from gridwait.units import parse_instant, parse_when
+from gridwait.units import parse_when, read_time
 
 Task = Literal["sequence-classification", "causal-lm"]
 Padding = Literal["length-grouped", "dynamic", "max"]
@@ -67,7 +67,7 @@ class JobSpec(BaseModel):
     learning_rate: Annotated[float, Field(gt=0, lt=1)] = 5e-5
     gpus: Annotated[int, Field(ge=0, le=1024)] = 0
     deadline: str
-    """ISO 8601 time with offset, or a duration from submission such as 36h."""
+    """ISO 8601 time with offset, or from submission: 36h, now+36h."""
     earliest_start: str | None = None
     interruptible: bool = False
     owner: _Name = Field(default_factory=getpass.getuser)
@@ -137,14 +137,14 @@ def parse_spec(data: dict[str, Any]) -> JobSpec:
 
 
 def resolve(
-    spec: JobSpec, now: datetime, base_dir: Path, deadline: str | None = None
+    spec: JobSpec, now: datetime, base_dir: Path, deadline: datetime | None = None
 ) -> Submission:
-    """Check what needs `now` and the file system; raise SpecError naming the field."""
+    """Check what needs `now` and the file system; raise SpecError naming the field.
+    `deadline` overrides the spec's (the command line reads its own times)."""
     earliest = now
     if spec.earliest_start is not None:
         earliest = max(now, _field_time("earliest_start", spec.earliest_start, now))
-    deadline_text = deadline if deadline is not None else spec.deadline
-    due = _field_time("deadline", deadline_text, now)
+    due = deadline if deadline is not None else _field_time("deadline", spec.deadline, now)
     if due <= now:
         raise SpecError(f"deadline: {due.isoformat()} is in the past (now {now.isoformat()})")
     if due <= earliest:
@@ -162,8 +162,9 @@ def resolve(
 
 
 def _field_time(field: str, text: str, now: datetime) -> datetime:
+    """A spec's time. No local zone is given: a time without offset in a file is refused."""
     try:
-        return parse_when(text, now) if field == "deadline" else parse_instant(text)
+        return parse_when(text, now) if field == "deadline" else read_time(text, now).utc
     except ValueError as exc:
         raise SpecError(f"{field}: {exc}") from None
 

@@ -7,14 +7,22 @@ in gCO2eq. These helpers convert at the edges only.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
 
 from gridwait.clock import as_utc
 
 J_PER_KWH = 3.6e6
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(w|d|h|m|min|s)", re.IGNORECASE)
-_DURATION_SECONDS = {"w": 604800.0, "d": 86400.0, "h": 3600.0, "m": 60.0, "min": 60.0, "s": 1.0}
+# Longer unit names first: the regex takes the first alternative that matches, and `m`
+# before `min` would leave `in` unread.
+_DURATION_PART = re.compile(
+    r"(\d+(?:\.\d+)?)\s*(weeks?|w|days?|d|hours?|hrs?|h|minutes?|mins?|m|seconds?|secs?|s)",
+    re.IGNORECASE,
+)
+_DURATION_SECONDS = {"w": 604800.0, "d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
+"""Seconds per unit, by the unit's first letter (`2days`, `90min`, `1w`)."""
+_NOW = re.compile(r"^\s*now\s*(?:([+-])(.*))?$", re.IGNORECASE)
 MAX_DURATION_S = 10 * 366 * 86400.0
 """No deadline, job or window is meaningfully longer than ten years."""
 _DURATION_LIKE = re.compile(r"^\s*\d[\d.\s]*(w|d|h|m|min|s)", re.IGNORECASE)
@@ -23,7 +31,8 @@ _MASS_GRAMS = {"g": 1.0, "kg": 1e3, "t": 1e6}
 
 
 def parse_duration(text: str) -> timedelta:
-    """`36h`, `90m`, `2d`, `1h30m`, `45s`, `1w`. Raises ValueError naming the problem."""
+    """`36h`, `90m`, `90min`, `2d`, `2days`, `1h30m`, `45s`, `1w`. Raises ValueError naming
+    the problem."""
     cleaned = text.strip().replace(" ", "")
     if not cleaned:
         raise ValueError("empty duration")
@@ -31,7 +40,7 @@ def parse_duration(text: str) -> timedelta:
     for match in _DURATION_PART.finditer(cleaned):
         if match.start() != pos:
             break
-        total += float(match.group(1)) * _DURATION_SECONDS[match.group(2).lower()]
+        total += float(match.group(1)) * _DURATION_SECONDS[match.group(2)[0].lower()]
         pos = match.end()
     if pos != len(cleaned):
         raise ValueError(f"{text!r} is not a duration such as 36h, 90m or 1h30m")
@@ -57,17 +66,70 @@ def parse_instant(text: str) -> datetime:
 
 
 def parse_when(text: str, now: datetime) -> datetime:
-    """A deadline-like value: an ISO time with offset, or a duration from `now`."""
-    if _DURATION_LIKE.match(text):
-        return now + parse_duration(text)
+    """A deadline-like value: an ISO time with offset, `now+36h`, or a duration from `now`."""
+    return read_time(text, now, durations=True).utc
+
+
+@dataclass(frozen=True)
+class TypedTime:
+    """A time a user typed, in UTC."""
+
+    utc: datetime
+    note: str | None = None
+    """Set when the text had no UTC offset and was read in a local zone: says which."""
+
+
+def read_time(
+    text: str, now: datetime, local: tzinfo | None = None, *, durations: bool = False
+) -> TypedTime:
+    """`now`, `now+36h`, `now-2days`; with `durations`, also a bare `36h` after `now`; or an
+    ISO 8601 date or time. One without a UTC offset is read in `local`, with a note that
+    says so; without `local` it is refused (a spec file may be submitted elsewhere, later).
+    Raises ValueError naming the problem."""
+    relative = _NOW.match(text)
+    if relative:
+        sign, rest = relative.groups()
+        if sign is None:
+            return TypedTime(now)
+        try:
+            step = parse_duration(rest)
+        except ValueError as exc:
+            raise ValueError(f"{text.strip()!r}: {exc}") from None
+        return TypedTime(now + step if sign == "+" else now - step)
+    if durations and _DURATION_LIKE.match(text):
+        return TypedTime(now + parse_duration(text))
     try:
-        return parse_instant(text)
-    except ValueError as exc:
-        if "offset" in str(exc) or "range" in str(exc):
-            raise
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        if durations:
+            raise ValueError(
+                f"{text!r} is neither a duration such as 36h nor an ISO 8601 time (nor now+36h)"
+            ) from None
         raise ValueError(
-            f"{text!r} is neither a duration such as 36h nor an ISO 8601 time"
+            f"{text!r} is not an ISO 8601 date or time (nor now+36h, now-7d)"
         ) from None
+    if value.tzinfo is not None:
+        return TypedTime(_in_utc(value, text))
+    if local is None:
+        return TypedTime(parse_instant(text))  # refused, with the message that says why
+    value = value.replace(tzinfo=local)
+    return TypedTime(_in_utc(value, text), _local_note(text.strip(), value))
+
+
+def _in_utc(value: datetime, text: str) -> datetime:
+    try:
+        return as_utc(value)
+    except OverflowError:
+        raise ValueError(f"{text!r} is out of range in UTC") from None
+
+
+def _local_note(text: str, value: datetime) -> str:
+    zone = value.tzinfo
+    name = getattr(zone, "key", None) or value.tzname() or str(zone)
+    minutes = round((value.utcoffset() or timedelta()).total_seconds() / 60)
+    hours, rest = divmod(abs(minutes), 60)
+    offset = f"UTC{'-' if minutes < 0 else '+'}{hours:02d}:{rest:02d}"
+    return f"{text} read as {name} time ({offset}); add an offset or Z to be explicit"
 
 
 def parse_mass_g(text: str) -> float:

@@ -36,13 +36,20 @@ Cli = Callable[..., CliResult]
 
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """GRIDWAIT_DB and GRIDWAIT_CONFIG inside tmp_path; returns the database path."""
+    """GRIDWAIT_DB and GRIDWAIT_CONFIG inside tmp_path, no site settings file; returns the
+    database path."""
     for name in (
         "GRIDWAIT_ELECTRICITYMAPS_TOKEN",
         "GRIDWAIT_WATTTIME_USER",
         "GRIDWAIT_WATTTIME_PASSWORD",
+        "ELECTRICITYMAPS_API_TOKEN",  # the providers' own names are read too
+        "WATTTIME_USER",
+        "WATTTIME_PASSWORD",
+        "GRIDWAIT_URL",  # a developer's remote service stays out too
+        "GRIDWAIT_TOKEN",
     ):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GRIDWAIT_SITE_CONFIG", "")  # the machine's /etc/gridwait stays out
     db = tmp_path / "gridwait.db"
     settings = tmp_path / "gridwait.toml"
     settings.touch()  # a GRIDWAIT_CONFIG naming a missing file is refused

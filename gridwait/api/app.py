@@ -3,21 +3,13 @@ handlers and a limit on request bodies."""
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
 from fastapi import FastAPI
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gridwait.api import jobs, metrics, problems, review, runs, users
 from gridwait.app.deps import Deps
-
-
-def gridwait_version() -> str:
-    try:
-        return version("gridwait")
-    except PackageNotFoundError:  # running from a source tree that was never installed
-        return "unknown"
+from gridwait.version import version
 
 
 class Health(BaseModel):
@@ -28,7 +20,7 @@ class Health(BaseModel):
 def create_app(deps: Deps) -> FastAPI:
     app = FastAPI(
         title="gridwait",
-        version=gridwait_version(),
+        version=version(),
         summary="Run fine-tuning jobs when the electricity grid is cleanest.",
         description=(
             "Units are in key names (g, kWh, J, s, W); times are UTC. Every route under"
@@ -41,7 +33,7 @@ def create_app(deps: Deps) -> FastAPI:
     @app.get("/api/v1/health", tags=["service"])
     def health() -> Health:
         """Whether the service answers, and its version (no token needed)."""
-        return Health(status="ok", version=gridwait_version())
+        return Health(status="ok", version=version())
 
     for module in (jobs, review, users, runs, metrics):
         app.include_router(module.router)

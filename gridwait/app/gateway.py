@@ -6,6 +6,7 @@ service over HTTP. The CLI renders what either returns, so the two modes print t
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -36,8 +37,11 @@ class Gateway(Protocol):
     """Where the answers come from, for messages: a database path or a URL."""
 
     def submit(
-        self, spec: JobSpec, base_dir: Path, deadline: str | None, progress: Progress | None
-    ) -> Submitted: ...
+        self, spec: JobSpec, base_dir: Path, deadline: datetime | None, progress: Progress | None
+    ) -> Submitted:
+        """Queue a spec; its relative paths start at `base_dir`; `deadline` overrides its own."""
+        ...
+
     def estimate(
         self, spec: JobSpec, base_dir: Path, hardware: str | None, progress: Progress | None
     ) -> EstimateView: ...
@@ -64,7 +68,7 @@ class Local:
         self.where = str(deps.settings.db)
 
     def submit(
-        self, spec: JobSpec, base_dir: Path, deadline: str | None, progress: Progress | None
+        self, spec: JobSpec, base_dir: Path, deadline: datetime | None, progress: Progress | None
     ) -> Submitted:
         from gridwait.app.jobs import submit
         from gridwait.spec import resolve

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from gridwait.cli import admin, demo, estimate, grid, jobs, plan, review, run, simulate, users
-from gridwait.cli.context import AppContext, err
+from gridwait.cli.context import AppContext, err, out
 from gridwait.errors import GridwaitError
 
 app = typer.Typer(
@@ -22,6 +22,14 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 _DEBUG = False
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        from gridwait.version import version
+
+        out.print(f"gridwait {version()}", markup=False)
+        raise typer.Exit()
 
 
 @app.callback()
@@ -36,6 +44,12 @@ def _root(
         typer.Option(help="SQLite database (default: $GRIDWAIT_DB or the user data dir)."),
     ] = None,
     debug: Annotated[bool, typer.Option(help="Show tracebacks for errors.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
     global _DEBUG
     _DEBUG = debug

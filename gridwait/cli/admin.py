@@ -12,9 +12,11 @@ from gridwait.config import Settings, config_path
 from gridwait.errors import ConfigError
 
 CONFIG_TEMPLATE = """\
-# gridwait settings. Environment variables GRIDWAIT_* override these
-# (nested keys as GRIDWAIT_GRID__ZONE); secrets belong in the environment:
-# GRIDWAIT_ELECTRICITYMAPS_TOKEN, GRIDWAIT_WATTTIME_USER, GRIDWAIT_WATTTIME_PASSWORD.
+# gridwait settings. They override the site's (/etc/gridwait/gridwait.toml) key by key;
+# environment variables GRIDWAIT_* override these (nested keys as GRIDWAIT_GRID__ZONE).
+# Secrets belong in the environment: GRIDWAIT_ELECTRICITYMAPS_TOKEN (or
+# ELECTRICITYMAPS_API_TOKEN), GRIDWAIT_WATTTIME_USER and GRIDWAIT_WATTTIME_PASSWORD (or
+# WATTTIME_USER, WATTTIME_PASSWORD).
 
 # db = "{db}"
 
@@ -67,12 +69,17 @@ def config_show(
     ctx: typer.Context,
     as_json: JsonFlag = False,
 ) -> None:
-    """Print the effective settings (file + environment), secrets masked."""
+    """Print the effective settings (files + environment), secrets masked, and which
+    settings files were read."""
     app = app_context(ctx)
     data = app.settings.masked()
-    if as_json:
+    files = [str(f) for f in app.settings.files]
+    read = f"settings files read (a later one wins): {', '.join(files)}" if files else ""
+    if as_json:  # stdout stays the settings alone
+        note(read or "no settings file read")
         emit_json(data)
         return
+    out.print(f"# {read or 'no settings file read: defaults and environment'}", markup=False)
     for key, value in data.items():
         if isinstance(value, dict):
             out.print(f"[{key}]", markup=False)

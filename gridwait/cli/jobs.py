@@ -38,7 +38,11 @@ def submit(
     ctx: typer.Context,
     spec_file: Annotated[Path, typer.Argument(metavar="SPEC.toml", help="Job spec (TOML).")],
     deadline: Annotated[
-        str | None, typer.Option(help="Override the spec's deadline: ISO time or e.g. 36h.")
+        str | None,
+        typer.Option(
+            help="Override the spec's deadline: 36h, now+2days, or an ISO time"
+            " (local unless it has an offset or Z)."
+        ),
     ] = None,
 ) -> None:
     """Validate a job spec and queue it; prints the new job id."""
@@ -55,19 +59,27 @@ def submit(
 
 
 def submit_spec(app: AppContext, spec_file: Path, deadline: str | None = None) -> Submitted:
-    """Read, resolve (paths relative to the spec file) and submit one spec file."""
+    """Read and submit one spec file (its paths relative to the file); a `deadline` typed
+    on the command line may be a local time (the file's may not)."""
     from gridwait.cli.estimate import progress_bar, spec_of
+    from gridwait.cli.times import typed_time
 
     spec = spec_of(spec_file)
+    now = app.clock.now()
+    due = None if deadline is None else typed_time(deadline, "--deadline", now, durations=True)
     with progress_bar() as progress:
-        return app.gateway.submit(spec, spec_file.resolve().parent, deadline, progress)
+        return app.gateway.submit(spec, spec_file.resolve().parent, due, progress)
 
 
 def queue(
     ctx: typer.Context,
     all_jobs: Annotated[bool, typer.Option("--all", help="Include finished jobs.")] = False,
-    owner: Annotated[str | None, typer.Option("--user", help="Only this owner's jobs.")] = None,
-    project: Annotated[str | None, typer.Option(help="Only this project's jobs.")] = None,
+    owner: Annotated[
+        str | None, typer.Option("--user", "-u", help="Only this owner's jobs.")
+    ] = None,
+    project: Annotated[
+        str | None, typer.Option("--project", "-p", help="Only this project's jobs.")
+    ] = None,
     limit: Limit = None,
     page: Page = 1,
     as_json: JsonFlag = False,

@@ -14,6 +14,10 @@ if TYPE_CHECKING:
     from gridwait.app.views import PlanView
 
 
+BudgetUser = Annotated[str | None, typer.Option("--user", "-u", help="A user's budget.")]
+BudgetProject = Annotated[str | None, typer.Option("--project", "-p", help="A project's budget.")]
+
+
 def register(app: typer.Typer) -> None:
     app.command("plan")(plan_command)
     budget = typer.Typer(
@@ -76,8 +80,8 @@ def _scope(user: str | None, project: str | None) -> tuple[str, str]:
 def budget_set(
     ctx: typer.Context,
     monthly: Annotated[str, typer.Option(help="Monthly limit: 40kg, 500g, 1.5t.")],
-    user: Annotated[str | None, typer.Option(help="A user's budget.")] = None,
-    project: Annotated[str | None, typer.Option(help="A project's budget.")] = None,
+    user: BudgetUser = None,
+    project: BudgetProject = None,
 ) -> None:
     """Set (or change) a monthly carbon budget. Held jobs are re-checked at the next plan."""
     from gridwait.errors import ConfigError
@@ -124,8 +128,8 @@ def budget_list(
 
 def budget_rm(
     ctx: typer.Context,
-    user: Annotated[str | None, typer.Option(help="A user's budget.")] = None,
-    project: Annotated[str | None, typer.Option(help="A project's budget.")] = None,
+    user: BudgetUser = None,
+    project: BudgetProject = None,
 ) -> None:
     """Remove a budget."""
 

@@ -22,19 +22,17 @@ from gridwait.cli.context import (
     note,
     out,
     page_of,
-    time_option,
 )
 from gridwait.units import format_kwh, format_mass, format_time
 
 if TYPE_CHECKING:
     from gridwait.app.history import RunFilter
 
-User = Annotated[str | None, typer.Option("--user", help="Only this owner's runs.")]
-Project = Annotated[str | None, typer.Option(help="Only this project's runs.")]
-Since = Annotated[
-    str | None, typer.Option(help="Runs started at or after (ISO date or time, UTC).")
-]
-Until = Annotated[str | None, typer.Option(help="Runs started before (ISO date or time, UTC).")]
+User = Annotated[str | None, typer.Option("--user", "-u", help="Only this owner's runs.")]
+Project = Annotated[str | None, typer.Option("--project", "-p", help="Only this project's runs.")]
+_TIME = "an ISO date or time (local unless it has an offset or Z), or now-7d"
+Since = Annotated[str | None, typer.Option(help=f"Runs started at or after: {_TIME}.")]
+Until = Annotated[str | None, typer.Option(help=f"Runs started before: {_TIME}.")]
 
 
 def register(app: typer.Typer) -> None:
@@ -44,11 +42,15 @@ def register(app: typer.Typer) -> None:
 
 
 def _filter(
-    user: str | None, project: str | None, since: str | None, until: str | None
+    app: AppContext, user: str | None, project: str | None, since: str | None, until: str | None
 ) -> RunFilter:
     from gridwait.app.history import RunFilter
+    from gridwait.cli.times import typed_time
 
-    return RunFilter(user, project, time_option(since, "--since"), time_option(until, "--until"))
+    now = app.clock.now()
+    first = None if since is None else typed_time(since, "--since", now)
+    last = None if until is None else typed_time(until, "--until", now)
+    return RunFilter(user, project, first, last)
 
 
 def history(
@@ -65,7 +67,7 @@ def history(
     provisional vs settled."""
 
     app = app_context(ctx)
-    rows = app.gateway.history(_filter(user, project, since, until))
+    rows = app.gateway.history(_filter(app, user, project, since, until))
     rows = page_of(rows, limit, page, as_json, "runs")
     if as_json:
         emit_view(rows)
@@ -116,7 +118,7 @@ def report(
     and the share of energy that was measured rather than estimated."""
 
     app = app_context(ctx)
-    result = app.gateway.report(by, _filter(user, project, since, until))
+    result = app.gateway.report(by, _filter(app, user, project, since, until))
     if as_json:
         emit_json([r.as_json() for r in result])
         return
@@ -174,7 +176,7 @@ def export(
     if fmt not in ("csv", "json"):
         raise ConfigError(f"--format: expected csv or json, got {fmt!r}")
     app = app_context(ctx)
-    text, count = export_text(app, fmt, _filter(user, project, since, until))
+    text, count = export_text(app, fmt, _filter(app, user, project, since, until))
     if out_file is None:
         sys.stdout.write(text)
     else:

@@ -20,7 +20,8 @@ Every transport failure ends as a `ProviderError`:
     ProviderDataError        a body that is not JSON (or holds NaN / Infinity)
 
 Error messages name the provider and the path, never the query string or headers, so a
-token can not leak into logs or errors.
+token can not leak into logs or errors. Every request says `User-Agent: gridwait/<version>
+(+https://github.com/gridwait/gridwait)`.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from gridwait.errors import (
     ProviderUnavailable,
 )
 from gridwait.grid.watchdog import DeadlineAdapter, Watchdog
+from gridwait.version import user_agent
 
 log = logging.getLogger(__name__)
 Sleep = Callable[[float], None]
@@ -154,6 +156,8 @@ class HttpClient:
         self.policy = HttpPolicy(**legacy) if legacy else (policy or HttpPolicy())
         self.sleep = sleep
         self.session = session or requests.Session()
+        # Providers ask clients to name themselves; requests' default names only requests.
+        self.session.headers["User-Agent"] = user_agent()
         for scheme in ("http://", "https://"):
             self.session.mount(scheme, DeadlineAdapter())
         self.rng = rng or random.Random()

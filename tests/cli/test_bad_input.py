@@ -155,6 +155,13 @@ CASES = [
         "--since: '9999-12-31T23:00-05:00' is out of range",
     ),
     Case("until not a time", ("report", "--until", "soon"), "--until: 'soon' is not an ISO 8601"),
+    Case(
+        "deadline now+3parsecs",
+        ("submit", "{tmp}/job.toml", "--deadline", "now+3parsecs"),
+        "--deadline: 'now+3parsecs': '3parsecs' is not a duration",
+        files={"job.toml": GOOD},
+    ),
+    Case("since now-3parsecs", ("history", "--since", "now-3parsecs"), "--since: 'now-3parsecs'"),
     Case("report by", ("report", "--by", "team"), "--by: expected user, project or month"),
     Case(
         "clock nan",
