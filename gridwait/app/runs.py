@@ -73,12 +73,17 @@ def start_run(deps: Deps, run_id: int, handle: str, host: str) -> Ticket:
 
 
 def heartbeat(deps: Deps, run_id: int, samples: list[Sample]) -> bool:
-    """Record the samples and renew the lease; False if the run is no longer running."""
+    """Record the samples and renew the lease; False if the run is no longer running.
+    Samples the run has already (a worker resending after a lost answer) are skipped:
+    a run's samples only move forward in its elapsed time."""
     from gridwait.store.models import EnergySample
     from gridwait.store.runs import heartbeat as store_heartbeat
+    from gridwait.store.runs import last_sample
 
-    rows = [EnergySample(run_id=run_id, **s.model_dump()) for s in samples]
     with deps.store().write() as session:
+        last = last_sample(session, run_id)
+        newer = [s for s in samples if last is None or s.elapsed_s > last.elapsed_s]
+        rows = [EnergySample(run_id=run_id, **s.model_dump()) for s in newer]
         return store_heartbeat(session, run_id, rows, deps.clock.now(), _lease(deps))
 
 
