@@ -6,8 +6,10 @@ import os
 import re
 import shlex
 import signal
+import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -65,6 +67,46 @@ def providers(server: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GRIDWAIT_WATTTIME_PASSWORD", "secret")
 
 
+PRIORITY = [
+    "gridwait init",
+    "gridwait estimate",
+    "gridwait submit",
+    "gridwait queue",
+    "gridwait show",
+    "gridwait plan",
+    "gridwait cancel",
+    "gridwait config",
+    "gridwait budget",
+    "gridwait forecast",
+    "gridwait run --until-idle",
+    "gridwait settle",
+    "gridwait history",
+    "gridwait report",
+    "gridwait export",
+    "gridwait simulate --generate",
+    "gridwait simulate",
+]
+"""A deliberate order: the job exists before it is shown, cancelled after; the
+simulation's jobs.csv before the backtest; the simulated run before the history."""
+
+
+def _ordered(commands: Iterable[str]) -> list[str]:
+    return sorted(
+        commands,
+        key=lambda c: next((i for i, p in enumerate(PRIORITY) if c.startswith(p)), len(PRIORITY)),
+    )
+
+
+def _args(command: str, tmp_path: Path) -> list[str]:
+    return [
+        a.replace("../shared", str(SHARED))
+        .replace("emissions.csv", str(tmp_path / "emissions.csv"))
+        .replace("jobs.csv", str(tmp_path / "jobs.csv"))
+        .replace("result.json", str(tmp_path / "result.json"))
+        for a in shlex.split(command)[1:]
+    ]
+
+
 def test_every_readme_command_runs(
     cli: Cli, env: Path, tmp_path: Path, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -74,44 +116,13 @@ def test_every_readme_command_runs(
     # make test is CI itself; make demo runs `gridwait demo` (tests/cli/test_demo.py)
     ran |= {"make test", "make demo"}
     foreground = "gridwait run"
-    order = [c for c in readme_commands() if c not in ran]
-    # a deliberate order: the job exists before it is shown, cancelled after; the
-    # simulation's jobs.csv before the backtest; the simulated run before the history
-    priority = [
-        "gridwait init",
-        "gridwait estimate",
-        "gridwait submit",
-        "gridwait queue",
-        "gridwait show",
-        "gridwait plan",
-        "gridwait cancel",
-        "gridwait config",
-        "gridwait budget",
-        "gridwait forecast",
-        "gridwait run --until-idle",
-        "gridwait settle",
-        "gridwait history",
-        "gridwait report",
-        "gridwait export",
-        "gridwait simulate --generate",
-        "gridwait simulate",
-    ]
-    order.sort(
-        key=lambda c: next((i for i, p in enumerate(priority) if c.startswith(p)), len(priority))
-    )
+    order = _ordered(c for c in readme_commands() if c not in ran)
     for command in order:
         if command == foreground:
             continue
         if command == "gridwait run --until-idle --clock sim:3600":
             cli("submit", "config/job.example.toml")
-        args = [
-            a.replace("../shared", str(SHARED))
-            .replace("emissions.csv", str(tmp_path / "emissions.csv"))
-            .replace("jobs.csv", str(tmp_path / "jobs.csv"))
-            .replace("result.json", str(tmp_path / "result.json"))
-            for a in shlex.split(command)[1:]
-        ]
-        result = cli(*args)
+        result = cli(*_args(command, tmp_path))
         assert result.code == 0, f"{command}: {result.err}"
         ran.add(command)
     # the foreground service: Ctrl-C stops it cleanly
@@ -132,3 +143,53 @@ def test_every_readme_command_runs(
     assert ran == set(readme_commands())
     assert (tmp_path / "emissions.csv").read_text().startswith("timestamp,project_name,run_id")
     assert '"savings_pct"' in (tmp_path / "result.json").read_text()
+
+
+USER_COMMANDS = {
+    "submit",
+    "estimate",
+    "queue",
+    "show",
+    "cancel",
+    "plan",
+    "forecast",
+    "history",
+    "report",
+    "export",
+    "budget",
+}
+"""What goes to the service when GRIDWAIT_URL is set; the rest are the host's own."""
+
+
+def test_the_readme_user_commands_run_against_a_service(
+    cli: Cli, env: Path, tmp_path: Path, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gridwait.api.server import ApiServer
+    from gridwait.app.actor import Role, host_admin
+    from gridwait.app.deps import Deps
+    from gridwait.app.users import add_user, issue_token
+    from gridwait.clock import SystemClock
+    from gridwait.config import load_settings
+
+    providers(httpserver, monkeypatch)
+    monkeypatch.chdir(ROOT)
+    # the service has its own database; the client's local one must stay untouched
+    deps = Deps(load_settings(db=tmp_path / "service.db"), SystemClock())
+    add_user(deps, host_admin(), "root", Role.ADMIN)
+    server = ApiServer(deps, "127.0.0.1", 0)
+    server.start()
+    monkeypatch.setenv("GRIDWAIT_URL", server.url)
+    monkeypatch.setenv("GRIDWAIT_TOKEN", issue_token(deps, host_admin(), "root").token)
+    commands = _ordered(c for c in readme_commands() if c.split()[1] in USER_COMMANDS)
+    try:
+        for command in commands:
+            result = cli(*_args(command, tmp_path))
+            assert result.code == 0, f"{command}: {result.err}"
+    finally:
+        server.stop()
+        deps.close()
+    assert {c.split()[1] for c in commands} == USER_COMMANDS
+    assert not env.exists()  # nothing went to the local database
+    with sqlite3.connect(tmp_path / "service.db") as conn:
+        assert conn.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] >= 1
+    assert (tmp_path / "emissions.csv").read_text().startswith("timestamp,project_name,run_id")
