@@ -227,6 +227,7 @@ def _run_filter(which: RunFilter) -> dict[str, Any]:
         "project": which.project,
         "since": which.since.isoformat() if which.since else None,
         "until": which.until.isoformat() if which.until else None,
+        "job": which.job_id,
     }
 
 

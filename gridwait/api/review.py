@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Response, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from gridwait.api.auth import ActorDep, DepsDep
@@ -17,10 +17,16 @@ Scope = Literal["user", "project"]
 Name = Annotated[str, Path(min_length=1, max_length=200)]
 
 
-def _filter(
-    user: str | None, project: str | None, since: datetime | None, until: datetime | None
+def _run_filter(
+    user: Annotated[str | None, Query(description="Only this owner's runs.")] = None,
+    project: Annotated[str | None, Query(description="Only this project's runs.")] = None,
+    since: Annotated[AwareDatetime | None, Query(description="Runs started at or after.")] = None,
+    until: Annotated[AwareDatetime | None, Query(description="Runs started before.")] = None,
+    job: Annotated[
+        int | None, Query(ge=1, le=2**63 - 1, description="Only this job's runs.")
+    ] = None,
 ) -> RunFilter:
-    return RunFilter(user, project, _utc(since), _utc(until))
+    return RunFilter(user, project, _utc(since), _utc(until), job)
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -29,35 +35,28 @@ def _utc(value: datetime | None) -> datetime | None:
     return None if value is None else value.astimezone(UTC)
 
 
+Which = Annotated[RunFilter, Depends(_run_filter)]
+
+
 @router.get("/history")
-def history(
-    deps: DepsDep,
-    actor: ActorDep,
-    user: str | None = None,
-    project: str | None = None,
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
-) -> list[HistoryRow]:
+def history(deps: DepsDep, actor: ActorDep, which: Which) -> list[HistoryRow]:
     """One row per run that started, oldest first, with how each number was had."""
     from gridwait.app.history import history as run_history
 
-    return run_history(deps, actor, _filter(user, project, since, until))
+    return run_history(deps, actor, which)
 
 
 @router.get("/report", response_model=list[ReportRow], response_model_exclude_unset=True)
 def report(
     deps: DepsDep,
     actor: ActorDep,
+    which: Which,
     by: Literal["user", "project", "month"] = "user",
-    user: str | None = None,
-    project: str | None = None,
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
 ) -> list[ReportRow]:
     """Totals per user, project or month: energy, emissions, savings, budget use."""
     from gridwait.app.history import report as run_report
 
-    return run_report(deps, actor, by, _filter(user, project, since, until))
+    return run_report(deps, actor, by, which)
 
 
 @router.get(
@@ -68,17 +67,14 @@ def report(
 def export(
     deps: DepsDep,
     actor: ActorDep,
+    which: Which,
     fmt: Annotated[Literal["csv", "json"], Query(alias="format")] = "csv",
-    user: str | None = None,
-    project: str | None = None,
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
 ) -> Response:
     """Every run as CSV (CodeCarbon's emissions.csv columns first) or JSON."""
     from gridwait.app.export import render
     from gridwait.app.history import export_rows
 
-    rows = export_rows(deps, actor, _filter(user, project, since, until))
+    rows = export_rows(deps, actor, which)
     media = "text/csv" if fmt == "csv" else "application/json"
     return Response(render(rows, fmt), media_type=media)
 

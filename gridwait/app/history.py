@@ -28,6 +28,7 @@ class RunFilter:
     project: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    job_id: int | None = None
 
 
 def _rows(deps: Deps, which: RunFilter) -> list[dict[str, Any]]:
@@ -36,7 +37,12 @@ def _rows(deps: Deps, which: RunFilter) -> list[dict[str, Any]]:
 
     with deps.reader() as conn:
         return history_rows(
-            conn, which.owner, which.project, db_text(which.since), db_text(which.until)
+            conn,
+            which.owner,
+            which.project,
+            db_text(which.since),
+            db_text(which.until),
+            which.job_id,
         )
 
 

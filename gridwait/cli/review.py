@@ -31,6 +31,10 @@ if TYPE_CHECKING:
 User = Annotated[str | None, typer.Option("--user", "-u", help="Only this owner's runs.")]
 Project = Annotated[str | None, typer.Option("--project", "-p", help="Only this project's runs.")]
 _TIME = "an ISO date or time (local unless it has an offset or Z), or now-7d"
+Job = Annotated[
+    int | None,
+    typer.Option("--job", "-j", min=1, max=2**63 - 1, help="Only this job's runs."),
+]
 Since = Annotated[str | None, typer.Option(help=f"Runs started at or after: {_TIME}.")]
 Until = Annotated[str | None, typer.Option(help=f"Runs started before: {_TIME}.")]
 
@@ -42,7 +46,12 @@ def register(app: typer.Typer) -> None:
 
 
 def _filter(
-    app: AppContext, user: str | None, project: str | None, since: str | None, until: str | None
+    app: AppContext,
+    user: str | None,
+    project: str | None,
+    since: str | None,
+    until: str | None,
+    job: int | None = None,
 ) -> RunFilter:
     from gridwait.app.history import RunFilter
     from gridwait.cli.times import typed_time
@@ -50,13 +59,14 @@ def _filter(
     now = app.clock.now()
     first = None if since is None else typed_time(since, "--since", now)
     last = None if until is None else typed_time(until, "--until", now)
-    return RunFilter(user, project, first, last)
+    return RunFilter(user, project, first, last, job)
 
 
 def history(
     ctx: typer.Context,
     user: User = None,
     project: Project = None,
+    job: Job = None,
     since: Since = None,
     until: Until = None,
     limit: Limit = None,
@@ -67,7 +77,7 @@ def history(
     provisional vs settled."""
 
     app = app_context(ctx)
-    rows = app.gateway.history(_filter(app, user, project, since, until))
+    rows = app.gateway.history(_filter(app, user, project, since, until, job))
     rows = page_of(rows, limit, page, as_json, "runs")
     if as_json:
         emit_view(rows)
@@ -167,6 +177,7 @@ def export(
     ] = None,
     user: User = None,
     project: Project = None,
+    job: Job = None,
     since: Since = None,
     until: Until = None,
 ) -> None:
@@ -176,7 +187,7 @@ def export(
     if fmt not in ("csv", "json"):
         raise ConfigError(f"--format: expected csv or json, got {fmt!r}")
     app = app_context(ctx)
-    text, count = export_text(app, fmt, _filter(app, user, project, since, until))
+    text, count = export_text(app, fmt, _filter(app, user, project, since, until, job))
     if out_file is None:
         sys.stdout.write(text)
     else:

@@ -67,10 +67,14 @@ def history_rows(
     project: str | None = None,
     since: str | None = None,
     until: str | None = None,
+    job_id: int | None = None,
 ) -> list[Row]:
     """One row per run that started, oldest first; `since`/`until` are stored-format UTC
     texts bounding the run's start."""
     where, params = _filters(owner, project, prefix="jobs.")
+    if job_id is not None:
+        where.append("runs.job_id = ?")
+        params.append(job_id)
     where.append("runs.started_at IS NOT NULL")
     if since:
         where.append("runs.started_at >= ?")

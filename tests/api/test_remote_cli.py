@@ -42,6 +42,7 @@ def test_the_same_answers_remote_and_local(
         ("queue", "--all", "-u", "alice", "--json"),
         ("show", str(job_id), "--json"),
         ("history", "--json"),
+        ("history", "-j", str(job_id), "--json"),
         ("report", "--by", "user", "--json"),
         ("export", "--format", "csv"),
         ("export", "--format", "json"),

@@ -86,6 +86,10 @@ def test_history(cli: Cli, env: Path, dataset: Path) -> None:
     assert alice["provisional"] is False
     assert json.loads(cli("history", "--user", "bob", "--json").out)[0]["measured_share"] == 0.0
     assert json.loads(cli("history", "--since", "2999-01-01", "--json").out) == []
+    bobs = json.loads(cli("history", "-j", str(rows[1]["job_id"]), "--json").out)
+    assert [r["owner"] for r in bobs] == ["bob"]  # -j/--job: the runs of one job
+    assert "bob" in cli("export", "--job", str(rows[1]["job_id"])).out
+    assert "alice" not in cli("export", "--job", str(rows[1]["job_id"])).out
     bad = cli("history", "--until", "next week", "--json")
     assert bad.code == 2 and bad.out == ""
     assert "--until: 'next week' is not an ISO 8601 date or time" in bad.err
