@@ -39,7 +39,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
-from gridwait.errors import ConfigError
+from gridwait.errors import ConfigError, one_line
 
 ProviderName = Literal["electricitymaps", "uk", "watttime", "trace", "profile"]
 SITE_CONFIG = Path("/etc/gridwait/gridwait.toml")
@@ -343,7 +343,7 @@ def describe_validation(exc: ValidationError) -> str:
 def describe_errors(errors: Sequence[Any]) -> str:
     """The first of pydantic's error dicts as `field.path: message` (and how many more)."""
     err = errors[0]
-    where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    where = one_line(".".join(str(p) for p in err["loc"])) or "(top level)"
     message = err["msg"]
     if err["type"] == "extra_forbidden":
         message = "unknown key"

@@ -27,6 +27,14 @@ traceback.
 
 from __future__ import annotations
 
+_ESCAPES = {c: repr(chr(c))[1:-1] for c in (*range(32), *range(127, 160))}
+
+
+def one_line(text: str) -> str:
+    """`text` with control characters escaped (a newline as \\n): an error names what the
+    user typed, and a name holding a line break must not split the one line it gets."""
+    return text.translate(_ESCAPES)
+
 
 class GridwaitError(Exception):
     """Base of every deliberate gridwait error. `exit_code` is what the CLI exits with."""

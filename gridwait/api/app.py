@@ -19,6 +19,7 @@ class Health(BaseModel):
 
 def create_app(deps: Deps) -> FastAPI:
     app = FastAPI(
+        responses=problems.documented(),
         title="gridwait",
         version=version(),
         summary="Run fine-tuning jobs when the electricity grid is cleanest.",

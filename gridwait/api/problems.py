@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from http import HTTPStatus
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -20,11 +21,13 @@ from gridwait.errors import (
     NotFoundError,
     PermissionDenied,
     ProviderError,
+    ProviderNoData,
     SpecError,
     StateError,
     StoreError,
     TraceError,
     Unauthenticated,
+    one_line,
 )
 
 log = logging.getLogger(__name__)
@@ -34,6 +37,7 @@ STATUS: tuple[tuple[type[GridwaitError], HTTPStatus], ...] = (
     (Unauthenticated, HTTPStatus.UNAUTHORIZED),
     (PermissionDenied, HTTPStatus.FORBIDDEN),
     (NotFoundError, HTTPStatus.NOT_FOUND),
+    (ProviderNoData, HTTPStatus.NOT_FOUND),  # nothing for this zone or range: asked wrongly
     (ConflictError, HTTPStatus.CONFLICT),
     (StateError, HTTPStatus.CONFLICT),
     (SpecError, HTTPStatus.UNPROCESSABLE_ENTITY),
@@ -45,6 +49,32 @@ STATUS: tuple[tuple[type[GridwaitError], HTTPStatus], ...] = (
     (TraceError, HTTPStatus.SERVICE_UNAVAILABLE),
 )
 """First match wins (subclasses before their bases)."""
+
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string", "description": "One line: what the CLI prints."},
+        "exit_code": {"type": "integer", "description": "What the CLI exits with."},
+    },
+}
+
+
+def documented() -> dict[int | str, dict[str, Any]]:
+    """Every error status the API answers with, as OpenAPI responses: a problem body."""
+    statuses = {s for _, s in STATUS} | {HTTPStatus.REQUEST_ENTITY_TOO_LARGE}
+    return {
+        int(s): {
+            "description": s.phrase,
+            "content": {PROBLEM: {"schema": PROBLEM_SCHEMA}},
+        }
+        for s in sorted(statuses)
+    }
 
 
 def status_of(exc: GridwaitError) -> HTTPStatus:
@@ -66,7 +96,7 @@ def problem(
         "type": "about:blank",
         "title": HTTPStatus(status).phrase,
         "status": status,
-        "detail": detail,
+        "detail": one_line(detail),
     }
     if exit_code is not None:
         body["exit_code"] = exit_code

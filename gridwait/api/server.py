@@ -34,7 +34,10 @@ class ApiServer:
         """Bind here (OSError when the address is taken or not ours), then serve in the
         background; return once uvicorn is up."""
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY on accepted connections only for a
+        # socket that says it is TCP; without it every answer on a kept-alive connection
+        # waits ~40 ms for Nagle and delayed ACKs
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((self.host, self.port))

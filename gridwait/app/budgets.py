@@ -12,7 +12,7 @@ from typing import Literal
 from gridwait.app.actor import Actor
 from gridwait.app.deps import Deps
 from gridwait.app.views import BudgetView
-from gridwait.errors import ConfigError
+from gridwait.errors import ConfigError, one_line
 from gridwait.scheduler.budgets import Limit, month_bounds, usage_by_budget
 
 Scope = Literal["user", "project"]
@@ -23,6 +23,8 @@ def _check_scope(scope: str, name: str) -> None:
         raise ConfigError(f"budget: scope must be user or project, got {scope!r}")
     if not name.strip():
         raise ConfigError(f"budget: the {scope} name is empty")
+    if one_line(name) != name:
+        raise ConfigError(f"budget: the {scope} name {name!r} holds control characters")
 
 
 def set_budget(deps: Deps, actor: Actor, scope: str, name: str, monthly_g: float) -> BudgetView:

@@ -11,7 +11,7 @@ import typer
 
 from gridwait.cli import admin, demo, estimate, grid, jobs, plan, review, run, simulate, users
 from gridwait.cli.context import AppContext, err, out
-from gridwait.errors import GridwaitError
+from gridwait.errors import GridwaitError, one_line
 
 app = typer.Typer(
     name="gridwait",
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     except GridwaitError as exc:
         if _DEBUG:
             traceback.print_exc()
-        err.print(f"error: {exc}", markup=False)
+        err.print(f"error: {one_line(str(exc))}", markup=False)
         return exc.exit_code
     except typer.Exit as exc:
         return exc.exit_code

@@ -172,7 +172,7 @@ def test_review_routes_answer_as_the_cli_does(lab: Lab) -> None:
     assert lab.as_("bob", "GET", "/api/v1/history?since=2026-01-01T00:00Z").json() == []
     forecast = lab.as_("bob", "GET", "/api/v1/forecast?hours=8&zone=GB").json()
     assert forecast["zone"] == "GB" and set(forecast["greenest"]) == {"1h", "2h", "4h", "8h"}
-    _problem(lab.as_("bob", "GET", "/api/v1/forecast?zone=XX"), 503)
+    _problem(lab.as_("bob", "GET", "/api/v1/forecast?zone=XX"), 404)
     plan = lab.as_("bob", "GET", "/api/v1/plan").json()
     assert plan["jobs"] == [] and plan["now"].endswith("Z")
 
@@ -243,3 +243,12 @@ def test_health_and_docs_need_no_token(lab: Lab) -> None:
     schema = lab.call("GET", "/openapi.json").json()
     assert "/api/v1/jobs" in schema["paths"]
     assert "HTTPBearer" in schema["components"]["securitySchemes"]
+
+
+def test_what_a_caller_typed_never_splits_a_detail(lab: Lab) -> None:
+    refused = lab.as_("alice", "POST", "/api/v1/users", json={"name": "a\nb"})
+    assert _problem(refused, 403).startswith("add user a\\nb: only admins")
+    unknown = lab.as_("root", "POST", "/api/v1/users", json={"name": "x", "a\rb": 1})
+    assert _problem(unknown, 422) == "a\\rb: unknown key"
+    budget = lab.as_("root", "PUT", "/api/v1/budgets/user/a%0Ab", json={"monthly_g": 1})
+    assert "holds control characters" in _problem(budget, 400)
