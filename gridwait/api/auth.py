@@ -18,7 +18,9 @@ bearer = HTTPBearer(
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
-def deps_of(request: Request) -> Deps:
+async def deps_of(request: Request) -> Deps:
+    # async: FastAPI runs a sync dependency in its thread pool, a hop per request for a
+    # lookup that never blocks
     deps = request.app.state.deps
     assert isinstance(deps, Deps)
     return deps

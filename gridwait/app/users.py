@@ -102,10 +102,8 @@ def authenticate(deps: Deps, secret: str | None) -> Actor:
         found = holder(session, secret)
     if found is None:
         raise Unauthenticated("unknown or revoked API token")
-    user, token = found
     now = deps.clock.now()
-    if stale(token, now):
-        assert token.id is not None
+    if stale(found, now):
         with deps.store().write() as session:
-            touch(session, token.id, now)
-    return Actor(user.name, Role(user.role))
+            touch(session, found.token_id, now)
+    return Actor(found.name, Role(found.role))
