@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import requests
 from pydantic import TypeAdapter, ValidationError
@@ -214,11 +214,16 @@ class Remote:
     def set_budget(self, scope: str, name: str, monthly_g: float) -> BudgetView:
         from gridwait.app.views import BudgetView
 
-        response = self._call("PUT", f"/budgets/{scope}/{name}", body={"monthly_g": monthly_g})
+        response = self._call("PUT", _budget(scope, name), body={"monthly_g": monthly_g})
         return _parse(BudgetView, response)
 
     def remove_budget(self, scope: str, name: str) -> None:
-        self._call("DELETE", f"/budgets/{scope}/{name}")
+        self._call("DELETE", _budget(scope, name))
+
+
+def _budget(scope: str, name: str) -> str:
+    # a name is a path segment: quoted, so that "a/b" or "x?y" stays one name
+    return f"/budgets/{quote(scope, safe='')}/{quote(name, safe='')}"
 
 
 def _run_filter(which: RunFilter) -> dict[str, Any]:

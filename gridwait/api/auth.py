@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from gridwait.app.actor import Actor
@@ -38,7 +38,11 @@ def current_actor(deps: DepsDep, credentials: Credentials) -> Actor:
 ActorDep = Annotated[Actor, Depends(current_actor)]
 
 
-def run_worker(run_id: int, deps: DepsDep, credentials: Credentials) -> int:
+def run_worker(
+    run_id: Annotated[int, Path(ge=1, le=2**63 - 1, description="A run id.")],
+    deps: DepsDep,
+    credentials: Credentials,
+) -> int:
     """The run id of a worker route, once its own token is shown."""
     from gridwait.app.runs import authenticate_run
 

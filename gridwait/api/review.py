@@ -7,12 +7,30 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from starlette.convertors import Convertor, register_url_convertor
 
 from gridwait.api.auth import ActorDep, DepsDep
 from gridwait.app.history import RunFilter
 from gridwait.app.views import BudgetView, HistoryRow, ReportRow
 
 router = APIRouter(prefix="/api/v1", tags=["review"])
+
+
+class _Anything(Convertor[str]):
+    """A path parameter that may hold anything a project's name may: '/' (sent as %2F,
+    which the server decodes before routing) and, to be refused with a clear reason by the
+    use case, control characters (`path` stops at a newline and answers a bare 404)."""
+
+    regex = r"[\s\S]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("anything", _Anything())
 Scope = Literal["user", "project"]
 Name = Annotated[str, Path(min_length=1, max_length=200)]
 
@@ -93,7 +111,7 @@ def budgets(deps: DepsDep, actor: ActorDep) -> list[BudgetView]:
     return usage(deps, actor)
 
 
-@router.put("/budgets/{scope}/{name}")
+@router.put("/budgets/{scope}/{name:anything}")
 def set_budget(
     scope: Scope, name: Name, body: BudgetBody, deps: DepsDep, actor: ActorDep
 ) -> BudgetView:
@@ -103,7 +121,7 @@ def set_budget(
     return set_one(deps, actor, scope, name, body.monthly_g)
 
 
-@router.delete("/budgets/{scope}/{name}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/budgets/{scope}/{name:anything}", status_code=status.HTTP_204_NO_CONTENT)
 def remove_budget(scope: Scope, name: Name, deps: DepsDep, actor: ActorDep) -> None:
     """Remove a budget (admins only)."""
     from gridwait.app.budgets import remove_budget as remove_one

@@ -112,3 +112,14 @@ def test_an_unreachable_service_is_one_line(cli: Cli, monkeypatch: pytest.Monkey
     )
     monkeypatch.setenv("GRIDWAIT_URL", "ftp://x")
     assert "is not an http(s) URL" in cli("queue").err
+
+
+def test_a_budget_name_is_one_path_segment(
+    remote: Lab, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GRIDWAIT_TOKEN", remote.tokens["root"])
+    assert cli("budget", "set", "-p", "nlp/v2?x", "--monthly", "2kg").code == 0
+    listed = json.loads(cli("budget", "list", "--json").out)
+    assert [b["name"] for b in listed] == ["nlp/v2?x"]
+    assert cli("budget", "rm", "-p", "nlp/v2?x").code == 0
+    assert json.loads(cli("budget", "list", "--json").out) == []
