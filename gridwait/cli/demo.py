@@ -123,9 +123,9 @@ def _demo(ctx: typer.Context, where: Path, timeout: float) -> None:
     out.print(
         "\n[bold]history[/bold] (one row per run; energy is estimated on this CPU, see README):"
     )
-    history(ctx, None, None, None, None, None, 1, False)
+    history(ctx, limit=None, page=1, as_json=False)  # by name: the options change
     out.print("\n[bold]report[/bold] by project:")
-    report(ctx, "project", None, None, None, None, False)
+    report(ctx, by="project", as_json=False)
     _summary(app)
 
 

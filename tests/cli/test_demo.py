@@ -28,6 +28,9 @@ def test_demo_runs_real_fine_tunes_and_reports(tmp_path: Path) -> None:
     assert (
         "history" in done.stdout and "report by project" in done.stdout and "avoided" in done.stdout
     )
+    # the history table shows every run (a regression: it once showed "no runs yet")
+    assert "no runs yet" not in done.stdout and "showing 0 of" not in done.stderr
+    assert done.stdout.count("products-resumable") >= 2
     with sqlite3.connect(keep / "gridwait.db") as conn:
         runs = conn.execute(
             "SELECT state, energy_facility_j, emissions_g, counterfactual_g, cpu_method FROM runs"
