@@ -10,14 +10,14 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import requests
 from pydantic import TypeAdapter, ValidationError
 
+from gridwait.config import http_url
 from gridwait.errors import (
     ConfigError,
-    ConflictError,
     GridwaitError,
     NotFoundError,
     PermissionDenied,
@@ -98,12 +98,10 @@ class Remote:
     """A gridwait service at `url`, as the holder of `token`."""
 
     def __init__(self, url: str, token: str, session: requests.Session | None = None) -> None:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(
-                f"GRIDWAIT_URL: {url!r} is not an http(s) URL such as http://host:8787"
-            )
-        self.where = url.rstrip("/")
+        try:
+            self.where = http_url(url, "http://host:8787").rstrip("/")
+        except ValueError as exc:
+            raise ConfigError(f"GRIDWAIT_URL: {exc}") from None
         self._http = session or requests.Session()
         self._http.headers["Authorization"] = f"Bearer {token}"
 
@@ -262,10 +260,7 @@ def _error(response: requests.Response, where: str) -> GridwaitError:
         code = problem.get("exit_code")
     except (ValueError, KeyError, TypeError):
         detail, code = f"{where} answered HTTP {response.status_code}", None
-    kind = _BY_STATUS.get(response.status_code, RemoteError)
-    if response.status_code == 409 and code == ConflictError.exit_code:
-        kind = ConflictError
-    error = kind(detail)
+    error = _BY_STATUS.get(response.status_code, RemoteError)(detail)
     if isinstance(code, int) and 0 < code < 126:
         error.exit_code = code
     return error

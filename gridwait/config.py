@@ -45,6 +45,14 @@ ProviderName = Literal["electricitymaps", "uk", "watttime", "trace", "profile"]
 SITE_CONFIG = Path("/etc/gridwait/gridwait.toml")
 
 
+def http_url(value: str, example: str = "https://host/path") -> str:
+    """`value` if it is an http(s) URL with a host; ValueError saying so otherwise."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{value!r} is not an http(s) URL such as {example}")
+    return value
+
+
 def _env_alias(field: str, provider_name: str) -> AliasChoices:
     """gridwait's variable first (it wins), then the provider's own; the field's name last,
     for the TOML file's key."""
@@ -155,11 +163,7 @@ class ClientSettings(_Section):
     @field_validator("url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
-        if value is not None:
-            parts = urlsplit(value)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise ValueError(f"{value!r} is not an http(s) URL such as http://host:8787")
-        return value
+        return None if value is None else http_url(value, "http://host:8787")
 
 
 class Settings(BaseSettings):
@@ -194,10 +198,7 @@ class Settings(BaseSettings):
     @field_validator("electricitymaps_url", "uk_url", "watttime_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"{value!r} is not an http(s) URL such as https://host/path")
-        return value
+        return http_url(value)
 
     @classmethod
     def settings_customise_sources(

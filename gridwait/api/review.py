@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Response, status
@@ -12,6 +11,7 @@ from starlette.convertors import Convertor, register_url_convertor
 from gridwait.api.auth import ActorDep, DepsDep
 from gridwait.app.history import RunFilter
 from gridwait.app.views import BudgetView, HistoryRow, ReportRow
+from gridwait.clock import as_utc
 
 router = APIRouter(prefix="/api/v1", tags=["review"])
 
@@ -44,13 +44,8 @@ def _run_filter(
         int | None, Query(ge=1, le=2**63 - 1, description="Only this job's runs.")
     ] = None,
 ) -> RunFilter:
-    return RunFilter(user, project, _utc(since), _utc(until), job)
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    from datetime import UTC
-
-    return None if value is None else value.astimezone(UTC)
+    since, until = (None if t is None else as_utc(t) for t in (since, until))
+    return RunFilter(user, project, since, until, job)
 
 
 Which = Annotated[RunFilter, Depends(_run_filter)]

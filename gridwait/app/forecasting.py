@@ -30,11 +30,12 @@ def forecast(
     del actor  # the lab's forecast is everyone's
     if not 1 <= hours <= MAX_HOURS:
         raise ConfigError(f"hours: expected 1 to {MAX_HOURS}, got {hours}")
-    settings = deps.settings
-    chain = deps.provider() if provider is None else None
-    if chain is None:
-        chain = build_provider(settings, deps.clock, deps.store(), provider)
-    zone = zone or settings.grid.zone
+    chain = (
+        deps.provider()
+        if provider is None
+        else build_provider(deps.settings, deps.clock, deps.store(), provider)
+    )
+    zone = zone or deps.settings.grid.zone
     now = deps.clock.now()
     series = chain.forecast(zone, now, now + timedelta(hours=hours))
     greenest: dict[str, Greenest | None] = {}

@@ -187,7 +187,7 @@ def export(
     if fmt not in ("csv", "json"):
         raise ConfigError(f"--format: expected csv or json, got {fmt!r}")
     app = app_context(ctx)
-    text, count = export_text(app, fmt, _filter(app, user, project, since, until, job))
+    text, count = app.gateway.export(fmt, _filter(app, user, project, since, until, job))
     if out_file is None:
         sys.stdout.write(text)
     else:
@@ -211,8 +211,3 @@ def write_whole(path: Path, text: str, option: str) -> None:
     except OSError as exc:
         temporary.unlink(missing_ok=True)
         raise ConfigError(f"{option}: cannot write {path}: {exc.strerror}") from None
-
-
-def export_text(app: AppContext, fmt: str, which: RunFilter) -> tuple[str, int]:
-    """The export as CSV or JSON text, and how many runs it holds."""
-    return app.gateway.export(fmt, which)
