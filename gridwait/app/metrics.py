@@ -11,13 +11,15 @@ from gridwait.app.views import LabMetrics
 
 
 def lab_metrics(deps: Deps, actor: Actor) -> LabMetrics:
+    from gridwait.grid.series import FALLBACK_TAG
     from gridwait.store import metrics
 
     zone = deps.settings.grid.zone
+    tagged = f"%{FALLBACK_TAG}%"  # as the planner and the accounting label a fallback
     with deps.reader() as conn:
         states = metrics.jobs_by_state(conn)
-        planned, run_now, plans_fallback = metrics.waiting_plans(conn)
-        runs, kwh, grams, saved, runs_fallback = metrics.finished_runs(conn)
+        planned, run_now, plans_fallback = metrics.waiting_plans(conn, tagged)
+        runs, kwh, grams, saved, runs_fallback = metrics.finished_runs(conn, tagged)
         now = metrics.current_intensity(conn, zone, deps.clock.now())
     budgets = {f"{b.scope}/{b.name}": 100.0 * b.used_g / b.monthly_g for b in usage(deps, actor)}
     return LabMetrics(

@@ -31,6 +31,14 @@ class SeriesError(ValueError):
     """Points that do not form a valid series (providers turn this into ProviderDataError)."""
 
 
+FALLBACK_TAG = "(fallback: "
+"""How a label says its numbers stand in for the provider's (the metrics count these)."""
+
+
+def fallback_tag(reason: str) -> str:
+    return f"{FALLBACK_TAG}{reason})"
+
+
 @dataclass(frozen=True, eq=False)
 class StepFunction:
     """A piecewise-constant intensity and its exact running integral F.

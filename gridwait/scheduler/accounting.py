@@ -21,7 +21,7 @@ from gridwait.errors import ProviderError
 from gridwait.grid.base import IntensityProvider
 from gridwait.grid.chain import forecast_known_at
 from gridwait.grid.profile import ProfileProvider, profile_zone
-from gridwait.grid.series import IntensitySeries, SeriesError
+from gridwait.grid.series import IntensitySeries, SeriesError, fallback_tag
 from gridwait.scheduler.emissions import Sample, integrate, shifted
 from gridwait.store.engine import Store
 from gridwait.store.models import EnergySample, Job, Run
@@ -72,7 +72,8 @@ def intensity_for(
     except ProviderError as exc:
         log.info("no forecast for %s: %s", zone, exc)
     if fallback is not None:
-        return Intensity(fallback, f"{fallback.source} (fallback: {fallback.fallback})", True)
+        label = f"{fallback.source} {fallback_tag(fallback.fallback or 'no reason given')}"
+        return Intensity(fallback, label, True)
     key = profile_zone(zone)
     if key is None:
         return None

@@ -8,37 +8,36 @@ from datetime import UTC, datetime, timedelta
 from gridwait.states import FINAL, JobState, RunState
 from gridwait.store.types import db_text
 
-FALLBACK = "%(fallback:%"
-"""How a plan's or a run's intensity source says it stands in for the provider."""
-
 
 def jobs_by_state(conn: sqlite3.Connection) -> dict[str, int]:
     counts = dict(conn.execute("SELECT state, COUNT(*) FROM jobs GROUP BY state").fetchall())
     return {state.value: int(counts.get(state.value, 0)) for state in JobState}
 
 
-def waiting_plans(conn: sqlite3.Connection) -> tuple[float, float, int]:
+def waiting_plans(conn: sqlite3.Connection, fallback_like: str) -> tuple[float, float, int]:
     """Planned forecast grams and run-now grams of the jobs not yet finished, and how many
-    of them were planned on a fallback signal."""
+    of them were planned on a fallback signal (`plan_source` LIKE `fallback_like`)."""
     final = sorted(FINAL)
     row = conn.execute(
         "SELECT COALESCE(SUM(plan_forecast_g), 0), COALESCE(SUM(plan_run_now_g), 0),"
         " COALESCE(SUM(plan_source LIKE ?), 0)"
         f" FROM jobs WHERE state NOT IN ({', '.join('?' * len(final))})",
-        (FALLBACK, *final),
+        (fallback_like, *final),
     ).fetchone()
     return float(row[0]), float(row[1]), int(row[2])
 
 
-def finished_runs(conn: sqlite3.Connection) -> tuple[int, float, float, float, int]:
-    """Runs that succeeded and were accounted: count, kWh, gCO2e, g saved, and how many were
-    accounted on a fallback intensity."""
+def finished_runs(
+    conn: sqlite3.Connection, fallback_like: str
+) -> tuple[int, float, float, float, int]:
+    """Runs that succeeded and were accounted: count, facility kWh, gCO2e, g saved, and how
+    many were accounted on a fallback intensity (`intensity_source` LIKE `fallback_like`)."""
     row = conn.execute(
         "SELECT COUNT(*), COALESCE(SUM(energy_facility_j), 0) / 3600000.0,"
         " COALESCE(SUM(emissions_g), 0), COALESCE(SUM(saving_g), 0),"
         " COALESCE(SUM(intensity_source LIKE ?), 0)"
         " FROM runs WHERE state = ? AND emissions_g IS NOT NULL",
-        (FALLBACK, RunState.SUCCEEDED.value),
+        (fallback_like, RunState.SUCCEEDED.value),
     ).fetchone()
     return int(row[0]), float(row[1]), float(row[2]), float(row[3]), int(row[4])
 

@@ -10,7 +10,7 @@ from datetime import datetime
 
 import numpy as np
 
-from gridwait.grid.series import FloatArray, IntensitySeries, StepFunction
+from gridwait.grid.series import FloatArray, IntensitySeries, StepFunction, fallback_tag
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ def describe(forecast: IntensitySeries, fallback: IntensitySeries | None) -> str
     if forecast.issued_at is not None:
         text += f" issued {forecast.issued_at:%Y-%m-%d %H:%M}"
     if forecast.fallback:
-        text += f" (fallback: {forecast.fallback})"
+        text += f" {fallback_tag(forecast.fallback)}"
     text += f"; beyond {forecast.end:%Y-%m-%d %H:%M}: "
     text += (
         f"{fallback.source} {fallback.note or ''}".strip()
