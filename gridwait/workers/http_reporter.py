@@ -62,13 +62,18 @@ class HttpReporter:
 
     def heartbeat(self, samples: list[Sample]) -> bool:
         self._keep(samples)
+        waiting = len(self._pending)
         try:
-            return self._flush()
+            running = self._flush()
         except _Unreachable as exc:
             if not self._warned:
                 log.warning("service unreachable (%s); spooling samples to %s", exc, self.spool)
                 self._warned = True
             return True
+        if self._warned:
+            log.info("service reachable again: %d spooled sample(s) delivered", waiting)
+            self._warned = False
+        return running
 
     def finish(self, outcome: Outcome) -> None:
         self._end("finish", outcome)
@@ -165,12 +170,19 @@ def _read_spool(spool: Path) -> list[Sample]:
     """Samples a previous worker process spooled and never delivered."""
     if not spool.exists():
         return []
-    kept = []
+    kept, cut = [], 0
     for line in spool.read_text(encoding="utf-8").splitlines():
         try:
             kept.append(Sample.model_validate_json(line))
         except ValueError:  # a line cut by a crash mid-write
-            continue
+            cut += 1
+    if kept or cut:
+        log.warning(
+            "%s: %d undelivered sample(s) to send, %d unreadable line(s) dropped",
+            spool,
+            len(kept),
+            cut,
+        )
     return kept
 
 

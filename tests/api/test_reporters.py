@@ -6,7 +6,6 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,8 +14,9 @@ from gridwait.app.runs import LocalReporter
 from gridwait.states import RunState
 from gridwait.store.runs import end
 from gridwait.workers.http_reporter import HttpReporter, ReporterError
-from gridwait.workers.reporter import Outcome, RunNotOurs, RunReporter, Sample
+from gridwait.workers.reporter import Outcome, RunNotOurs, RunReporter
 from tests.api.conftest import ALICE, Lab
+from tests.app.test_runs import sample  # Sample(elapsed s, cpu J), as the use-case tests make it
 
 Make = Callable[[Lab, int, str], RunReporter]
 
@@ -31,19 +31,6 @@ def _http(lab: Lab, run_id: int, token: str) -> RunReporter:
 
 
 REPORTERS = pytest.mark.parametrize("make", [_local, _http], ids=["local", "http"])
-
-
-def sample(elapsed_s: float, cpu_j: float) -> Sample:
-    return Sample(
-        at=datetime.now(UTC),
-        elapsed_s=elapsed_s,
-        gpu_j=None,
-        cpu_j=cpu_j,
-        ram_j=cpu_j / 10,
-        gpu_method=None,
-        cpu_method="estimated",
-        ram_method="estimated",
-    )
 
 
 def _stored(lab: Lab, run_id: int) -> tuple[str, float | None, list[float]]:
