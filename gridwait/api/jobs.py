@@ -41,10 +41,9 @@ def estimate(
     ] = None,
 ) -> EstimateView:
     """A job's tokens, energy, duration and uncertainty, without queueing it."""
-    from gridwait.app.estimates import estimate_spec
-    from gridwait.app.jobs import resolve_remote
+    from gridwait.app.jobs import estimate_remote
 
-    return estimate_spec(deps, actor, resolve_remote(spec, deps.clock.now()), hardware)
+    return estimate_remote(deps, actor, spec, hardware)
 
 
 @router.get("/jobs")

@@ -12,6 +12,7 @@ from pydantic import TypeAdapter
 from gridwait.app.actor import Actor
 from gridwait.app.deps import Deps
 from gridwait.app.views import (
+    EstimateView,
     EventView,
     JobView,
     PlanSummary,
@@ -48,10 +49,19 @@ def submit_remote(deps: Deps, actor: Actor, spec: JobSpec) -> Submitted:
     """Submit a spec sent over the network: the owner is checked first, then its paths
     are resolved on the scheduler host."""
     spec = owner_for(actor, spec)
-    return submit(deps, actor, resolve_remote(spec, deps.clock.now()))
+    return submit(deps, actor, _resolve_remote(spec, deps.clock.now()))
 
 
-def resolve_remote(spec: JobSpec, now: datetime) -> Submission:
+def estimate_remote(
+    deps: Deps, actor: Actor, spec: JobSpec, hardware: str | None = None
+) -> EstimateView:
+    """Estimate a spec sent over the network, its paths resolved on the scheduler host."""
+    from gridwait.app.estimates import estimate_spec
+
+    return estimate_spec(deps, actor, _resolve_remote(spec, deps.clock.now()), hardware)
+
+
+def _resolve_remote(spec: JobSpec, now: datetime) -> Submission:
     """A spec sent over the network, resolved on the scheduler host: its paths must be
     absolute (the client makes a relative path absolute) and visible here."""
     from pathlib import Path
