@@ -15,6 +15,17 @@ from urllib.parse import quote
 import requests
 from pydantic import TypeAdapter, ValidationError
 
+from gridwait.app.views import (
+    BudgetView,
+    EstimateView,
+    ForecastView,
+    HistoryRow,
+    JobView,
+    PlanView,
+    QueueRow,
+    ReportRow,
+    Submitted,
+)
 from gridwait.config import http_url
 from gridwait.errors import (
     ConfigError,
@@ -30,17 +41,6 @@ if TYPE_CHECKING:
     from gridwait.app.gateway import Progress
     from gridwait.app.history import RunFilter
     from gridwait.app.jobs import QueueFilter
-    from gridwait.app.views import (
-        BudgetView,
-        EstimateView,
-        ForecastView,
-        HistoryRow,
-        JobView,
-        PlanView,
-        QueueRow,
-        ReportRow,
-        Submitted,
-    )
     from gridwait.config import ProviderName
     from gridwait.spec import JobSpec
 
@@ -136,8 +136,6 @@ class Remote:
     def submit(
         self, spec: JobSpec, base_dir: Path, deadline: datetime | None, progress: Progress | None
     ) -> Submitted:
-        from gridwait.app.views import Submitted
-
         spec = absolute_paths(spec, base_dir)
         if deadline is not None:
             spec = spec.model_copy(update={"deadline": deadline.isoformat()})
@@ -147,8 +145,6 @@ class Remote:
     def estimate(
         self, spec: JobSpec, base_dir: Path, hardware: str | None, progress: Progress | None
     ) -> EstimateView:
-        from gridwait.app.views import EstimateView
-
         body = _body(absolute_paths(spec, base_dir))
         response = self._call(
             "POST", "/estimate", {"hardware": hardware}, body, timeout=SUBMIT_TIMEOUT_S
@@ -156,8 +152,6 @@ class Remote:
         return _parse(EstimateView, response)
 
     def queue(self, which: QueueFilter) -> list[QueueRow]:
-        from gridwait.app.views import QueueRow
-
         return self._get(
             list[QueueRow],
             "/jobs",
@@ -167,33 +161,21 @@ class Remote:
         )
 
     def show(self, job_id: int) -> JobView:
-        from gridwait.app.views import JobView
-
         return self._get(JobView, f"/jobs/{job_id}")
 
     def cancel(self, job_id: int) -> QueueRow:
-        from gridwait.app.views import QueueRow
-
         return _parse(QueueRow, self._call("POST", f"/jobs/{job_id}/cancel"))
 
     def plan(self) -> PlanView:
-        from gridwait.app.views import PlanView
-
         return self._get(PlanView, "/plan")
 
     def forecast(self, provider: ProviderName | None, zone: str | None, hours: int) -> ForecastView:
-        from gridwait.app.views import ForecastView
-
         return self._get(ForecastView, "/forecast", provider=provider, zone=zone, hours=hours)
 
     def history(self, which: RunFilter) -> list[HistoryRow]:
-        from gridwait.app.views import HistoryRow
-
         return self._get(list[HistoryRow], "/history", **_run_filter(which))
 
     def report(self, by: str, which: RunFilter) -> list[ReportRow]:
-        from gridwait.app.views import ReportRow
-
         response = self._call("GET", "/report", {"by": by, **_run_filter(which)})
         # the service leaves out the grouping keys a row does not have: keep them unset
         return [ReportRow.model_validate(row) for row in _json(response)]
@@ -205,13 +187,9 @@ class Remote:
         return text, count
 
     def budgets(self) -> list[BudgetView]:
-        from gridwait.app.views import BudgetView
-
         return self._get(list[BudgetView], "/budgets")
 
     def set_budget(self, scope: str, name: str, monthly_g: float) -> BudgetView:
-        from gridwait.app.views import BudgetView
-
         response = self._call("PUT", _budget(scope, name), body={"monthly_g": monthly_g})
         return _parse(BudgetView, response)
 
