@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from gridwait.app.actor import Actor
@@ -29,10 +30,17 @@ async def deps_of(request: Request) -> Deps:
 DepsDep = Annotated[Deps, Depends(deps_of)]
 
 
-def current_actor(deps: DepsDep, credentials: Credentials) -> Actor:
-    from gridwait.app.users import authenticate
+async def current_actor(deps: DepsDep, credentials: Credentials) -> Actor:
+    # async: the lookup is one indexed read, cheaper than the thread-pool hop a sync
+    # dependency costs on every request (about a fifth of a submit's overhead, measured
+    # in benchmarks/api.py); the rare last-used write may wait for the lock, so it goes
+    # to the pool
+    from gridwait.app.users import identify, mark_used
 
-    return authenticate(deps, credentials.credentials if credentials else None)
+    found = identify(deps, credentials.credentials if credentials else None)
+    if found.stale:
+        await run_in_threadpool(mark_used, deps, found.token_id)
+    return found.actor
 
 
 ActorDep = Annotated[Actor, Depends(current_actor)]

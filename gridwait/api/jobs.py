@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Path, Query, Request, status
 
 from gridwait.api.auth import ActorDep, DepsDep
+from gridwait.api.lanes import in_estimate_lane
 from gridwait.app.views import (
     EstimateView,
     ForecastView,
@@ -23,16 +25,17 @@ JobId = Annotated[int, Path(ge=1, le=2**63 - 1, description="A job id.")]
 
 
 @router.post("/jobs", status_code=status.HTTP_201_CREATED)
-def submit(spec: JobSpec, deps: DepsDep, actor: ActorDep) -> Submitted:
+async def submit(request: Request, spec: JobSpec, deps: DepsDep, actor: ActorDep) -> Submitted:
     """Queue a job: a job spec as JSON (the TOML's fields and rules; paths absolute and
     visible on the scheduler host). 201 with the job and its estimate."""
     from gridwait.app.jobs import submit_remote
 
-    return submit_remote(deps, actor, spec)
+    return await in_estimate_lane(request, partial(submit_remote, deps, actor, spec))
 
 
 @router.post("/estimate")
-def estimate(
+async def estimate(
+    request: Request,
     spec: JobSpec,
     deps: DepsDep,
     actor: ActorDep,
@@ -43,7 +46,7 @@ def estimate(
     """A job's tokens, energy, duration and uncertainty, without queueing it."""
     from gridwait.app.jobs import estimate_remote
 
-    return estimate_remote(deps, actor, spec, hardware)
+    return await in_estimate_lane(request, partial(estimate_remote, deps, actor, spec, hardware))
 
 
 @router.get("/jobs")

@@ -1,5 +1,5 @@
 """Accounts: users with a role and their API tokens. Admins manage them; a member may
-list and make tokens for themself. `authenticate` turns a token into the acting user.
+list and make tokens for themself. `identify` turns a token into the acting user.
 
 A token is 32 random bytes, shown once and stored only as its SHA-256."""
 
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from dataclasses import dataclass
 
 from gridwait.app.actor import Actor, Role
 from gridwait.app.deps import Deps
@@ -91,10 +92,20 @@ def revoke_token(deps: Deps, actor: Actor, user: str, token_id: int) -> None:
         remove_token(session, need_user(session, user), token_id)
 
 
-def authenticate(deps: Deps, secret: str | None) -> Actor:
+@dataclass(frozen=True)
+class Identified:
+    """Who holds a token, and whether its last-used time is due to be written."""
+
+    actor: Actor
+    token_id: int
+    stale: bool
+
+
+def identify(deps: Deps, secret: str | None) -> Identified:
     """The user holding this token; Unauthenticated for none or an unknown one. The
-    message never repeats the token."""
-    from gridwait.store.users import holder, stale, touch
+    message never repeats the token. Only reads: the API asks it on its event loop (a WAL
+    reader never waits for a writer) and writes `mark_used` off the loop when stale."""
+    from gridwait.store.users import holder, stale
 
     if not secret:
         raise Unauthenticated("no API token: send 'Authorization: Bearer <token>'")
@@ -102,8 +113,14 @@ def authenticate(deps: Deps, secret: str | None) -> Actor:
         found = holder(session, secret)
     if found is None:
         raise Unauthenticated("unknown or revoked API token")
-    now = deps.clock.now()
-    if stale(found, now):
-        with deps.store().write() as session:
-            touch(session, found.token_id, now)
-    return Actor(found.name, Role(found.role))
+    return Identified(
+        Actor(found.name, Role(found.role)), found.token_id, stale(found, deps.clock.now())
+    )
+
+
+def mark_used(deps: Deps, token_id: int) -> None:
+    """Write a token's last-used time (at most every `LAST_USED_EVERY`)."""
+    from gridwait.store.users import touch
+
+    with deps.store().write() as session:
+        touch(session, token_id, deps.clock.now())
