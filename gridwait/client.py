@@ -69,17 +69,21 @@ def absolute_paths(spec: JobSpec, base_dir: Path) -> JobSpec:
     """The spec with its local dataset and model paths made absolute from `base_dir` (the
     spec file's folder), as the service cannot know where the client stood."""
     update: dict[str, Any] = {}
-    data = spec.dataset.path
-    if data is not None and not Path(data).expanduser().is_absolute():
+    data = spec.dataset.path if spec.dataset else None
+    if spec.dataset and data is not None and not Path(data).expanduser().is_absolute():
         path = str((base_dir / data).resolve())
         update["dataset"] = spec.dataset.model_copy(update={"path": path})
     model = spec.model
-    if model.startswith(("./", "../")) or (
+    if model is None:
+        pass
+    elif model.startswith(("./", "../")) or (
         not model.startswith(("/", "builtin:")) and (base_dir / model).exists()
     ):
         update["model"] = str((base_dir / model).resolve())
     elif model.startswith("~"):
         update["model"] = str(Path(model).expanduser())
+    if spec.kind == "script":  # a script runs where its spec file is, unless told
+        update["workdir"] = str((base_dir / Path(spec.workdir or ".").expanduser()).resolve())
     return spec.model_copy(update=update) if update else spec
 
 
@@ -87,10 +91,12 @@ def _body(spec: JobSpec) -> dict[str, Any]:
     # only what the spec set: an owner left out stays left out (the service fills in the
     # token's user), and defaults stay the service's
     body: dict[str, Any] = spec.model_dump(mode="json", exclude_unset=True)
-    if "dataset" in spec.model_fields_set:
+    if spec.dataset is not None and "dataset" in spec.model_fields_set:
         body["dataset"] = spec.dataset.model_dump(mode="json", exclude_unset=True)
         if spec.dataset.path is not None:
             body["dataset"]["path"] = spec.dataset.path
+    if spec.kind == "script" and spec.workdir is not None:
+        body["workdir"] = spec.workdir
     return body
 
 

@@ -7,7 +7,9 @@ print one line and write nothing.
 from __future__ import annotations
 
 import getpass
+import os
 import re
+import shutil
 import tomllib
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,8 +20,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from gridwait.config import describe_validation
 from gridwait.errors import SpecError
-from gridwait.units import parse_when, read_time
+from gridwait.units import parse_duration, parse_when, read_time
 
+Kind = Literal["finetune", "script"]
 Task = Literal["sequence-classification", "causal-lm"]
 Padding = Literal["length-grouped", "dynamic", "max"]
 BUILTIN_MODELS = ("builtin:minilm",)
@@ -57,9 +60,30 @@ class JobSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     name: _Name
-    model: str = Field(min_length=1, max_length=4096)
+    kind: Kind = "finetune"
+    """finetune: gridwait's own Trainer program; script: the researcher's command."""
+    model: str | None = Field(default=None, min_length=1, max_length=4096)
+    """Required for a fine-tune; for a script, with `dataset`, so its tokens are counted."""
     task: Task = "sequence-classification"
-    dataset: DatasetSpec
+    dataset: DatasetSpec | None = None
+    # A script job: its command, where and how it runs, and (without model + dataset)
+    # its declared duration and power. Checked together in `resolve`.
+    command: list[Annotated[str, Field(max_length=4096)]] | str | None = Field(
+        default=None, max_length=4096
+    )
+    """An argv list; one string only with `shell = true`. `python` means `python` below."""
+    shell: bool = False
+    workdir: str | None = Field(default=None, max_length=4096)
+    """Where the command runs (relative to the spec file); default the spec file's folder."""
+    env: dict[str, Annotated[str, Field(max_length=65536)]] = Field(
+        default_factory=dict, max_length=256
+    )
+    python: str | None = Field(default=None, max_length=4096)
+    """An interpreter or a venv whose bin/ comes first on PATH; default the service's."""
+    duration: str | None = None
+    """Declared run time (2h30m) when tokens cannot be known."""
+    power_w: Annotated[float, Field(gt=0, le=1e6)] | None = None
+    """Declared mean IT power, W (with `duration`); default the hardware's."""
     # Upper bounds far beyond any fine-tune, so that no number makes work unbounded.
     epochs: Annotated[int, Field(gt=0, le=1000)] = 1
     batch_size: Annotated[int, Field(gt=0, le=65536)] = 16
@@ -105,13 +129,22 @@ class Submission:
     earliest_start: datetime
     deadline: datetime
     dataset_path: Path | None
-    model: str
-    """builtin:NAME, an absolute local path, or a hub id."""
+    model: str | None
+    """builtin:NAME, an absolute local path, or a hub id; None for a declared script."""
+    workdir: Path | None = None
+    """A script job's folder, absolute."""
 
     @property
-    def dataset(self) -> str:
-        """The absolute dataset path, or hub:ID."""
+    def dataset(self) -> str | None:
+        """The absolute dataset path, or hub:ID; None for a declared script."""
+        if self.spec.dataset is None:
+            return None
         return str(self.dataset_path) if self.dataset_path else f"hub:{self.spec.dataset.hub}"
+
+    @property
+    def declared(self) -> bool:
+        """A script job estimated from its declared duration, not from tokens."""
+        return self.spec.duration is not None
 
 
 def load_spec_file(path: Path) -> dict[str, Any]:
@@ -151,14 +184,89 @@ def resolve(
         raise SpecError(
             f"deadline: {due.isoformat()} is not after earliest_start {earliest.isoformat()}"
         )
+    check_kind(spec)
+    counted = spec.dataset is not None
+    folder = _script_folder(spec, base_dir) if spec.kind == "script" else None
     return Submission(
         spec=spec,
         submitted_at=now,
         earliest_start=earliest,
         deadline=due,
-        dataset_path=_dataset_path(spec, base_dir),
-        model=check_model(spec, base_dir),
+        dataset_path=None if spec.dataset is None else _dataset_path(spec.dataset, base_dir),
+        model=check_model(spec, base_dir) if counted else None,
+        workdir=folder,
     )
+
+
+_SCRIPT_ONLY = ("command", "workdir", "env", "python", "duration", "power_w", "shell")
+
+
+def check_kind(spec: JobSpec) -> None:
+    """The fields each kind needs and allows, as one line naming the field."""
+    if spec.kind == "finetune":
+        for field in _SCRIPT_ONLY:
+            if field in spec.model_fields_set:
+                raise SpecError(f'{field}: only a script job (kind = "script") has it')
+        if spec.model is None or spec.dataset is None:
+            raise SpecError(f"{'model' if spec.model is None else 'dataset'}: required")
+        return
+    _check_command(spec.command, spec.shell)
+    if spec.duration is not None:
+        if spec.model is not None or spec.dataset is not None:
+            raise SpecError(
+                "duration: give either a declared duration or model + dataset (whose tokens"
+                " are counted), not both"
+            )
+        try:
+            parse_duration(spec.duration)
+        except ValueError as exc:
+            raise SpecError(f"duration: {exc}") from None
+        return
+    if spec.power_w is not None:
+        raise SpecError("power_w: only with a declared duration")
+    if spec.model is None or spec.dataset is None:
+        raise SpecError(
+            f"{'model' if spec.model is None else 'dataset'}: a script job needs model +"
+            " dataset (so that its tokens are counted) or a declared duration"
+        )
+
+
+def _check_command(command: list[str] | str | None, shell: bool) -> None:
+    if command is None or not command:
+        raise SpecError('command: a script job needs one, e.g. ["python", "train.py"]')
+    if shell and not isinstance(command, str):
+        raise SpecError("shell: with shell = true the command is one string, not an argv list")
+    if not shell and isinstance(command, str):
+        raise SpecError(
+            'command: an argv list such as ["python", "train.py"]; a string runs only with'
+            " shell = true"
+        )
+    if any("\x00" in part for part in ([command] if isinstance(command, str) else command)):
+        raise SpecError("command: holds a NUL character")
+
+
+def _script_folder(spec: JobSpec, base_dir: Path) -> Path:
+    """The script's working folder, absolute; its program must be found from there."""
+    folder = Path(spec.workdir).expanduser() if spec.workdir else base_dir
+    folder = folder if folder.is_absolute() else (base_dir / folder).resolve()
+    if not folder.is_dir():
+        raise SpecError(f"workdir: {folder} is not a folder")
+    if spec.python is not None and not Path(spec.python).expanduser().exists():
+        raise SpecError(f"python: {spec.python} does not exist")
+    if not spec.shell and isinstance(spec.command, list):
+        program = spec.command[0]
+        if program not in ("python", "python3") and program_path(program, folder) is None:
+            raise SpecError(f"command: {program!r} is not a program found from {folder}")
+    return folder
+
+
+def program_path(program: str, folder: Path) -> Path | None:
+    """Where `program` is: relative to `folder` when it names a path, else on PATH."""
+    if "/" in program:
+        path = (folder / Path(program).expanduser()).resolve()
+        return path if path.is_file() and os.access(path, os.X_OK) else None
+    found = shutil.which(program)
+    return Path(found) if found else None
 
 
 def _field_time(field: str, text: str, now: datetime) -> datetime:
@@ -169,8 +277,7 @@ def _field_time(field: str, text: str, now: datetime) -> datetime:
         raise SpecError(f"{field}: {exc}") from None
 
 
-def _dataset_path(spec: JobSpec, base_dir: Path) -> Path | None:
-    data = spec.dataset
+def _dataset_path(data: DatasetSpec, base_dir: Path) -> Path | None:
     if (data.path is None) == (data.hub is None):
         raise SpecError("dataset: give exactly one of path (local CSV/JSONL) or hub (dataset id)")
     if data.hub is not None:
@@ -190,6 +297,8 @@ def _dataset_path(spec: JobSpec, base_dir: Path) -> Path | None:
 def check_model(spec: JobSpec, base_dir: Path) -> str:
     """The model reference to store: builtin, an absolute local path, or a hub id."""
     model = spec.model
+    if model is None:
+        raise SpecError("model: required")
     if model in BUILTIN_MODELS:
         return model
     local = model.startswith(("/", "./", "../", "~")) or (base_dir / model).exists()

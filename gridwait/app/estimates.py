@@ -37,18 +37,14 @@ class EstimateInput:
     gpus: int
 
     @classmethod
-    def from_submission(cls, sub: Submission) -> EstimateInput:
-        return cls.from_spec(sub.spec, sub.model, sub.dataset)
-
-    @classmethod
     def from_spec(cls, spec: JobSpec, model: str, dataset: str) -> EstimateInput:
-        label = spec.dataset.label_column if spec.task == "sequence-classification" else None
+        data = spec.dataset
+        assert data is not None, "a job without a dataset is estimated from its duration"
+        label = data.label_column if spec.task == "sequence-classification" else None
         return cls(
             model=model,
             task=spec.task,
-            data=DatasetRef(
-                dataset, spec.dataset.text_column, label, spec.dataset.limit, spec.dataset.split
-            ),
+            data=DatasetRef(dataset, data.text_column, label, data.limit, data.split),
             max_length=spec.max_length,
             batch_size=spec.batch_size,
             epochs=spec.epochs,
@@ -111,6 +107,36 @@ def estimate_job(
     return estimate(count, info, machine, job.gpus, params, history(store), job.model), note
 
 
+def estimate_submission(
+    deps: Deps, sub: Submission, hardware: str | None = None, progress: Progress | None = None
+) -> tuple[Estimate, str | None]:
+    """A resolved spec's estimate: from its tokens, or from its declared duration."""
+    spec = sub.spec
+    if spec.duration is not None:
+        return estimate_declared(deps, spec.duration, spec.power_w, spec.gpus, hardware)
+    assert sub.model is not None and sub.dataset is not None  # resolve() checked the kind
+    return estimate_job(
+        deps, EstimateInput.from_spec(spec, sub.model, sub.dataset), hardware, progress
+    )
+
+
+def estimate_declared(
+    deps: Deps, duration: str, power_w: float | None, gpus: int, hardware: str | None = None
+) -> tuple[Estimate, str | None]:
+    """A script job that declared how long it runs (and perhaps its power)."""
+    from gridwait.estimators.energy import declared
+    from gridwait.units import parse_duration
+
+    if hardware:
+        machine, note = _named(hardware, gpus, deps), None
+    else:
+        machine, note = deps.hardware_for(gpus)
+    energy = deps.settings.energy
+    params = EnergyParams(energy.pue, energy.cpu_watts_per_core, energy.ram_watts_per_gb)
+    seconds = parse_duration(duration).total_seconds()
+    return declared(seconds, power_w, machine, gpus, params), note
+
+
 def _named(name: str, gpus: int, deps: Deps) -> Hardware:
     """A table row named by the user; a CPU job still runs on this host's CPU."""
     row = lookup(name)
@@ -130,7 +156,7 @@ def estimate_spec(
 ) -> EstimateView:
     """`gridwait estimate`: anyone may ask; nothing is written but the token cache."""
     del actor  # every user may estimate
-    est, note = estimate_job(deps, EstimateInput.from_submission(sub), hardware, progress)
+    est, note = estimate_submission(deps, sub, hardware, progress)
     return estimate_view(est, note)
 
 

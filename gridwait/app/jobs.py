@@ -69,18 +69,20 @@ def _resolve_remote(spec: JobSpec, now: datetime) -> Submission:
     from gridwait.spec import resolve
 
     where = "is not visible on the scheduler host"
-    data = spec.dataset.path
+    data = spec.dataset.path if spec.dataset else None
     if data is not None:
         path = Path(data)
         if not path.is_absolute():
             raise SpecError(f"dataset.path: {data} is relative; send an absolute path")
         if not path.exists():
             raise SpecError(f"dataset.path: {data} {where}")
-    model = Path(spec.model)
-    if spec.model.startswith(("/", "~")) and not model.expanduser().exists():
-        raise SpecError(f"model: {spec.model} {where}")
-    if spec.model.startswith(("./", "../")):
-        raise SpecError(f"model: {spec.model} is relative; send an absolute path")
+    model = spec.model or ""
+    if model.startswith(("/", "~")) and not Path(model).expanduser().exists():
+        raise SpecError(f"model: {model} {where}")
+    if model.startswith(("./", "../")):
+        raise SpecError(f"model: {model} is relative; send an absolute path")
+    if spec.kind == "script" and not (spec.workdir and Path(spec.workdir).is_absolute()):
+        raise SpecError("workdir: a script job sent to the service names its folder absolutely")
     return resolve(spec, now, Path("/"))
 
 
@@ -88,7 +90,7 @@ def submit(
     deps: Deps, actor: Actor, sub: Submission, progress: Callable[[int, int], None] | None = None
 ) -> Submitted:
     """Estimate and queue one resolved spec: nothing is written unless all of it works."""
-    from gridwait.app.estimates import EstimateInput, apply_estimate, estimate_job, estimate_view
+    from gridwait.app.estimates import apply_estimate, estimate_submission, estimate_view
     from gridwait.store.jobs import add_job
 
     sub = replace(sub, spec=owner_for(actor, sub.spec))
@@ -97,7 +99,7 @@ def submit(
         raise SpecError(
             f"gpus: the lab lends gridwait {lab} GPU(s); this job asks for {sub.spec.gpus}"
         )
-    est, note = estimate_job(deps, EstimateInput.from_submission(sub), progress=progress)
+    est, note = estimate_submission(deps, sub, progress=progress)
     with deps.store().write() as session:
         job = add_job(session, sub, deps.settings.scheduler.max_retries, deps.clock.now())
         apply_estimate(job, est)

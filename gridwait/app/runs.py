@@ -15,6 +15,8 @@ from gridwait.app.deps import Deps
 from gridwait.errors import NotFoundError
 from gridwait.spec import JobSpec
 from gridwait.states import RunState
+from gridwait.store.models import Job
+from gridwait.units import J_PER_KWH
 from gridwait.workers.reporter import (
     EXIT_CODES,
     MeterSettings,
@@ -43,19 +45,21 @@ def start_run(deps: Deps, run_id: int, handle: str, host: str) -> Ticket:
         job = get_job(session, run.job_id)
     assert job.id is not None and run.id is not None and run.lease_expires_at is not None
     spec = JobSpec.model_validate_json(job.spec_json)
-    hub = job.dataset.startswith("hub:")
-    dataset = spec.dataset.model_copy(
-        update={"path": None, "hub": job.dataset.removeprefix("hub:")}
-        if hub
-        else {"path": job.dataset, "hub": None}
-    )
+    if spec.dataset is not None:  # the resolved model and dataset, as stored
+        hub = job.dataset.startswith("hub:")
+        dataset = spec.dataset.model_copy(
+            update={"path": None, "hub": job.dataset.removeprefix("hub:")}
+            if hub
+            else {"path": job.dataset, "hub": None}
+        )
+        spec = spec.model_copy(update={"model": job.model, "dataset": dataset})
     energy, scheduler = deps.settings.energy, deps.settings.scheduler
     return Ticket(
         run_id=run.id,
         job_id=job.id,
         attempt=run.attempt,
         segment=run.segment,
-        spec=spec.model_copy(update={"model": job.model, "dataset": dataset}),
+        spec=spec,
         deadline=job.deadline,
         gpus=job.gpus,
         threads=None if job.gpus else max(1, (os.cpu_count() or 1) // scheduler.cpu_slots),
@@ -63,6 +67,8 @@ def start_run(deps: Deps, run_id: int, handle: str, host: str) -> Ticket:
         checkpoint=run.checkpoint,
         segment_end=run.segment_end,
         lease_expires_at=run.lease_expires_at,
+        pue=energy.pue,
+        intensity_g_per_kwh=_planned_intensity(job),
         meter=MeterSettings(
             cpu_watts_per_core=energy.cpu_watts_per_core,
             ram_watts_per_gb=energy.ram_watts_per_gb,
@@ -70,6 +76,13 @@ def start_run(deps: Deps, run_id: int, handle: str, host: str) -> Ticket:
             sample_seconds=energy.sample_seconds,
         ),
     )
+
+
+def _planned_intensity(job: Job) -> float | None:
+    """Mean forecast gCO2e/kWh of the planned window: its grams over its facility kWh."""
+    if job.plan_forecast_g is None or not job.est_energy_j:
+        return None
+    return job.plan_forecast_g / (job.est_energy_j / J_PER_KWH)
 
 
 def heartbeat(deps: Deps, run_id: int, samples: list[Sample]) -> bool:

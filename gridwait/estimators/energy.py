@@ -39,6 +39,10 @@ STARTUP_S = {"cpu": 8.0, "gpu": 30.0}
 STEP_OVERHEAD_S = {"cpu": 0.025, "gpu": 0.010}
 
 
+_UNKNOWN_MODEL = ModelInfo(parameters=0, embedding_parameters=0, layers=0, hidden=0)
+"""A declared script's model is not known: no weights in the RAM estimate."""
+
+
 @dataclass(frozen=True)
 class EnergyParams:
     pue: float = 1.0
@@ -101,6 +105,28 @@ def estimate(
     if cal is None:
         return _prior(count, info, hardware, gpus, params, flops)
     return _calibrated(count, hardware, params, flops, cal)
+
+
+def declared(
+    seconds: float, power_w: float | None, hardware: Hardware, gpus: int, params: EnergyParams
+) -> Estimate:
+    """A script job's estimate from the duration it declared: no tokens, no FLOPs. Its
+    power is the declared mean IT power, else the prior's for its hardware with a model
+    of unknown size (the prior's band, as a guess)."""
+    if power_w is not None:
+        parts = (power_w * seconds, 0.0, 0.0) if gpus else (0.0, power_w * seconds, 0.0)
+        band, method = (1.0, 1.0), f"declared: {seconds:g} s at {power_w:g} W (declared)"
+    else:
+        gpu_w, cpu_w, ram_w = _power_split(_UNKNOWN_MODEL, hardware, gpus, params)
+        parts = (gpu_w * seconds, cpu_w * seconds, ram_w * seconds)
+        band = (PRIOR_LOW, PRIOR_HIGH)
+        method = (
+            f"declared: {seconds:g} s (declared) at {hardware.name}'s prior power"
+            f" ({sum(parts) / seconds if seconds else 0.0:.0f} W IT)"
+        )
+    count = TokenCount(0, 0, 0, 0, 0, 0.0)
+    prediction = _Prediction(0.0, seconds, parts, ((1.0, 1.0), band), method, "declared")
+    return _assemble(count, hardware, params, prediction)
 
 
 def _power_split(

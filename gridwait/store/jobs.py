@@ -12,9 +12,16 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from gridwait.errors import NotFoundError
-from gridwait.spec import Submission
+from gridwait.spec import JobSpec, Submission
 from gridwait.states import JobState, check_transition
 from gridwait.store.models import Job, JobEvent
+
+
+def stored_spec(sub: Submission) -> JobSpec:
+    """The spec as the worker will need it: a script's folder absolute."""
+    if sub.workdir is None:
+        return sub.spec
+    return sub.spec.model_copy(update={"workdir": str(sub.workdir)})
 
 
 def add_job(session: Session, sub: Submission, max_retries: int, now: datetime) -> Job:
@@ -24,10 +31,10 @@ def add_job(session: Session, sub: Submission, max_retries: int, now: datetime) 
         name=spec.name,
         owner=spec.owner,
         project=spec.project,
-        model=sub.model,
+        model=sub.model or "",  # "": a script job that declared its duration
         task=spec.task,
-        dataset=sub.dataset,
-        spec_json=spec.model_dump_json(),
+        dataset=sub.dataset or "",
+        spec_json=stored_spec(sub).model_dump_json(),
         epochs=spec.epochs,
         batch_size=spec.batch_size,
         max_length=spec.max_length,

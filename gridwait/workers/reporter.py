@@ -61,6 +61,10 @@ class Ticket(_Message):
     segment_end: datetime | None
     lease_expires_at: datetime
     meter: MeterSettings
+    pue: float = 1.0
+    """The facility's PUE: a script's provisional energy and emissions are facility's."""
+    intensity_g_per_kwh: float | None = None
+    """The planned window's mean forecast intensity: provisional emissions while it runs."""
 
 
 class Sample(_Message):

@@ -17,6 +17,8 @@ import socket
 import threading
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from gridwait.clock import Clock
 from gridwait.errors import GridwaitError
 from gridwait.estimators.model_info import model_info
@@ -33,6 +35,7 @@ from gridwait.workers.reporter import (
     TrainingResult,
 )
 from gridwait.workers.sampler import Sampler
+from gridwait.workers.script import ScriptTally, StatusWriter, files_of, run_script
 
 log = logging.getLogger(__name__)
 EXIT = EXIT_CODES
@@ -52,16 +55,24 @@ def run_worker(reporter: RunReporter, clock: Clock, meter: RunMeter | None = Non
     meter = meter or build_run_meter(
         os.getpid(), ticket.gpus, clock, settings.cpu_watts_per_core, settings.ram_watts_per_gb
     )
-    sampler = Sampler(meter, reporter, clock, settings.sample_seconds, lost)
+    script = ticket.spec.kind == "script"
+    heartbeats = StatusWriter(reporter, ticket, files_of(ticket)[1]) if script else reporter
+    sampler = Sampler(meter, heartbeats, clock, settings.sample_seconds, lost)
     threading.Thread(target=_stop_when, args=(lost, stop), daemon=True).start()
     began = clock.monotonic()
     sampler.start()
-    result: FinetuneResult | None = None
+    training: TrainingResult | None = None
     error = None
     try:
-        work = Path(ticket.work_dir)
-        result = finetune(_job(ticket), work / "checkpoints", stop, work / "model", ticket.threads)
-        state = "suspended" if result.suspended else "succeeded"
+        if script:
+            state, error, training = _script(ticket, stop)
+        else:
+            work = Path(ticket.work_dir)
+            result = finetune(
+                _job(ticket), work / "checkpoints", stop, work / "model", ticket.threads
+            )
+            state = "suspended" if result.suspended else "succeeded"
+            training = _training(ticket, result)
     except (GridwaitError, OSError, ValueError, RuntimeError, ImportError) as exc:
         state, error = "failed", f"{type(exc).__name__}: {exc}"
         log.exception("run %s failed", ticket.run_id)
@@ -75,7 +86,7 @@ def run_worker(reporter: RunReporter, clock: Clock, meter: RunMeter | None = Non
         error=error,
         duration_s=seconds,
         final=final,
-        result=None if result is None else _training(ticket, result),
+        result=training,
         note=f"{sampler.count} samples every {settings.sample_seconds:g} s;"
         f" sampling took {sampler.seconds_spent:.3f} s of {seconds:.1f} s",
     )
@@ -95,6 +106,7 @@ def _stop_when(lost: threading.Event, stop: threading.Event) -> None:
 
 def _job(ticket: Ticket) -> FinetuneJob:
     spec = ticket.spec
+    assert spec.model is not None and spec.dataset is not None  # a fine-tune has both
     label = spec.dataset.label_column if spec.task == "sequence-classification" else None
     source = spec.dataset.path or f"hub:{spec.dataset.hub}"
     data = DatasetRef(
@@ -113,9 +125,43 @@ def _job(ticket: Ticket) -> FinetuneJob:
     )
 
 
+def _script(ticket: Ticket, stop: threading.Event) -> tuple[str, str | None, TrainingResult | None]:
+    """Run a script job; its training result is what its callback reported, where the
+    model is known (FLOPs need it)."""
+    done = run_script(ticket, stop)
+    report, spec = done.report, ticket.spec
+    if done.error:
+        log.error("run %s: %s", ticket.run_id, done.error)
+    if report is None or spec.model is None:
+        return done.state, done.error, None
+    try:
+        tally = ScriptTally.model_validate(report)
+    except ValidationError as exc:
+        log.warning("run %s: the script's result file is not a tally: %s", ticket.run_id, exc)
+        return done.state, done.error, None
+    machine, _ = hardware_for(ticket.gpus, ticket.meter.hardware, ticket.meter.cpu_watts_per_core)
+    info = model_info(spec.model, spec.task)
+    width = tally.tokens_padded / tally.examples if tally.examples else 0.0
+    training = TrainingResult(
+        tokens_real=tally.tokens_real,
+        tokens_padded=tally.tokens_padded,
+        steps=tally.steps,
+        total_steps=tally.total_steps,
+        final_loss=tally.final_loss,
+        accuracy=None,
+        checkpoint=None,
+        hardware=machine.name,
+        precision=machine.precision,
+        model_params=info.parameters,
+        flops=info.flops_per_token(width) * tally.tokens_padded,
+    )
+    return done.state, done.error, training
+
+
 def _training(ticket: Ticket, result: FinetuneResult) -> TrainingResult:
     """What the run trained, on what, and its FLOPs: the estimator calibrates on these."""
     machine, _ = hardware_for(ticket.gpus, ticket.meter.hardware, ticket.meter.cpu_watts_per_core)
+    assert ticket.spec.model is not None  # a fine-tune has one
     info = model_info(ticket.spec.model, ticket.spec.task)
     width = result.tokens_padded / result.examples if result.examples else 0.0
     return TrainingResult(

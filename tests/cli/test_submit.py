@@ -19,6 +19,14 @@ deadline = "36h"
 path = "data/reviews.csv"
 """
 
+COMMAND = 'command = ["python", "train.py"]\n'
+SCRIPT = f"""kind = "script"
+name = "own-script"
+deadline = "36h"
+duration = "2h30m"
+{COMMAND}"""
+GOOD_DATASET = 'model = "builtin:minilm"\n[dataset]\npath = "data/reviews.csv"\n'
+
 # (case, spec body, a regex the one-line error must match: it names the field)
 BAD_SPECS = [
     ("unknown top-level key", "epoch = 3\n" + GOOD, "epoch: unknown key"),
@@ -92,6 +100,51 @@ BAD_SPECS = [
         'name = "x"\nmodel = "builtin:minilm"\ndeadline = "1h"\n',
         "dataset: required",
     ),
+    # script jobs (issue 17)
+    ("script without command", SCRIPT.replace(COMMAND, ""), "command: a script job needs one"),
+    (
+        "script command not found",
+        SCRIPT.replace(COMMAND, 'command = ["no-such-program-gw"]\n'),
+        "command: 'no-such-program-gw' is not a program found from",
+    ),
+    (
+        "script command path not found",
+        SCRIPT.replace(COMMAND, 'command = ["./absent.sh"]\n'),
+        "command: './absent.sh' is not a program found from",
+    ),
+    (
+        "script with duration and dataset",
+        'duration = "1h"\n' + SCRIPT.replace('duration = "2h30m"\n', "") + GOOD_DATASET,
+        "duration: give either a declared duration or model \\+ dataset",
+    ),
+    (
+        "script with neither duration nor dataset",
+        SCRIPT.replace('duration = "2h30m"\n', ""),
+        "model: a script job needs model \\+ dataset .* or a declared duration",
+    ),
+    (
+        "shell with an argv list",
+        "shell = true\n" + SCRIPT,
+        "shell: with shell = true the command is one string, not an argv list",
+    ),
+    (
+        "command string without shell",
+        SCRIPT.replace(COMMAND, 'command = "python train.py"\n'),
+        "command: an argv list such as",
+    ),
+    ("script duration not a duration", SCRIPT.replace('"2h30m"', '"soon"'), "duration: 'soon'"),
+    (
+        "power without duration",
+        "power_w = 300\n" + SCRIPT.replace('duration = "2h30m"\n', "") + GOOD_DATASET,
+        "power_w: only with a declared duration",
+    ),
+    (
+        "fine-tune with a command",
+        COMMAND + GOOD,
+        'command: only a script job \\(kind = "script"\\)',
+    ),
+    ("script workdir missing", 'workdir = "nope"\n' + SCRIPT, "workdir: .*nope is not a folder"),
+    ("unknown kind", 'kind = "notebook"\n' + GOOD, "kind: input should be"),
 ]
 
 

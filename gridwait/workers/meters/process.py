@@ -20,7 +20,9 @@ def _tree(pid: int) -> list[Any]:
 
 
 def tree_cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of `pid` and its descendants (those still alive)."""
+    """User + system CPU seconds of `pid` and its descendants: those alive, and those
+    that ended and were waited for (in their parent's children_* times), so that a script
+    job's finished child does not take its seconds with it."""
     import psutil
 
     total = 0.0
@@ -29,7 +31,7 @@ def tree_cpu_seconds(pid: int) -> float:
             t = proc.cpu_times()
         except psutil.Error:
             continue
-        total += t.user + t.system
+        total += t.user + t.system + t.children_user + t.children_system
     return total
 
 
