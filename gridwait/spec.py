@@ -112,8 +112,8 @@ class JobSpec(BaseModel):
 
     @field_validator("model")
     @classmethod
-    def _model_name(cls, value: str) -> str:
-        if value.startswith("builtin:") and value not in BUILTIN_MODELS:
+    def _model_name(cls, value: str | None) -> str | None:
+        if value is not None and value.startswith("builtin:") and value not in BUILTIN_MODELS:
             raise ValueError(
                 f"unknown builtin model {value!r} (known: {', '.join(BUILTIN_MODELS)})"
             )

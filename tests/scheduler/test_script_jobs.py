@@ -1,0 +1,79 @@
+"""Script jobs end to end on the real service (`gridwait run --clock sim:F`): the
+researcher's own command planned, started, measured and accounted like a built-in job."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Cli, write_spec
+from tests.scheduler.test_service import DACF_DE, rows, service, settings_file
+from tests.workers.conftest import DEMO
+
+pytestmark = pytest.mark.slow
+
+
+def test_a_declared_script_is_planned_on_its_duration_and_accounted(
+    cli: Cli, env: Path, tmp_path: Path
+) -> None:
+    settings_file(tmp_path, DACF_DE)
+    (tmp_path / "work.py").write_text(
+        "import os, time\nt = time.process_time()\n"
+        "while time.process_time() - t < 0.5: pass\n"
+        "open('ran-' + os.environ['GRIDWAIT_RUN_ID'], 'w').close()\n"
+    )
+    spec = write_spec(
+        tmp_path,
+        'kind = "script"\nname = "own"\ncommand = ["python", "work.py"]\n'
+        'duration = "2s"\npower_w = 150\ndeadline = "30h"\n',
+        name="own.toml",
+    )
+    estimate = json.loads(cli("estimate", spec, "--json").out)
+    assert estimate["seconds"] == 2 and estimate["tokens_real"] == 0
+    assert estimate["method"].startswith("declared: 2 s at 150 W (declared)")
+    assert estimate["energy_kwh"] == pytest.approx(300 / 3.6e6)  # 150 W x 2 s, PUE 1
+    submitted = cli("submit", spec)
+    assert submitted.code == 0, submitted.err
+    done = service(env, "--until-idle", "--clock", "sim:3600", "--timeout", "240")
+    assert done.returncode == 0, done.stderr[-3000:]
+    [job] = rows(env, "SELECT * FROM jobs")
+    start, end = (datetime.fromisoformat(job[k]) for k in ("planned_start", "planned_end"))
+    # the declared 2 s of work, stretched like every job's on a clock 3600 x fast: 2 h
+    assert (end - start).total_seconds() == pytest.approx(7200, abs=60)
+    [run] = rows(env, "SELECT * FROM runs")
+    assert run["state"] == "succeeded" and (tmp_path / f"ran-{run['id']}").exists()
+    assert run["energy_facility_j"] > 0 and run["cpu_method"] == "estimated"
+    assert run["emissions_g"] > 0 and run["counterfactual_g"] is not None
+    assert run["saving_g"] is not None and run["tokens_real"] is None  # no tally declared
+
+
+def test_a_counted_script_reports_the_tokens_it_trained(
+    cli: Cli, env: Path, tmp_path: Path
+) -> None:
+    """The script writes its tally as GridwaitCallback does; tokens are counted for the
+    estimate from model + dataset exactly as for a built-in job."""
+    settings_file(tmp_path, DACF_DE)
+    (tmp_path / "tally.py").write_text(
+        "import json, os\n"
+        "json.dump({'tokens_real': 1234, 'tokens_padded': 2048, 'steps': 3, 'total_steps': 3,"
+        " 'final_loss': 0.5, 'examples': 48}, open(os.environ['GRIDWAIT_RESULT_FILE'], 'w'))\n"
+    )
+    spec = write_spec(
+        tmp_path,
+        f'kind = "script"\nname = "counted"\ncommand = ["python", "tally.py"]\n'
+        f'model = "builtin:minilm"\nmax_length = 32\ndeadline = "30h"\n'
+        f'[dataset]\npath = "{DEMO}"\nlimit = 48\n',
+        name="counted.toml",
+    )
+    assert json.loads(cli("estimate", spec, "--json").out)["tokens_real"] > 0
+    submitted = cli("submit", spec)
+    assert submitted.code == 0, submitted.err
+    done = service(env, "--until-idle", "--clock", "sim:3600", "--timeout", "240")
+    assert done.returncode == 0, done.stderr[-3000:]
+    [run] = rows(env, "SELECT * FROM runs")
+    assert run["state"] == "succeeded"
+    assert run["tokens_real"] == 1234 and run["tokens_padded"] == 2048 and run["steps"] == 3
+    assert run["flops"] > 0 and run["emissions_g"] > 0
