@@ -23,6 +23,7 @@ from gridwait.errors import SpecError
 from gridwait.units import parse_duration, parse_when, read_time
 
 Kind = Literal["finetune", "script"]
+Method = Literal["full", "lora"]
 Task = Literal["sequence-classification", "causal-lm"]
 Padding = Literal["length-grouped", "dynamic", "max"]
 BUILTIN_MODELS = ("builtin:minilm",)
@@ -54,6 +55,21 @@ class DatasetSpec(BaseModel):
     split: str = "train"
     limit: _Positive | None = None
     """Use only the first N examples."""
+
+
+class LoraSpec(BaseModel):
+    """LoRA adapters (Hu et al. 2021) through PEFT: only they (and a classifier head)
+    train; the base weights stay frozen."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+    r: Annotated[int, Field(gt=0, le=1024)] = 8
+    alpha: Annotated[int, Field(gt=0, le=65536)] = 16
+    dropout: Annotated[float, Field(ge=0, lt=1)] = 0.05
+    target_modules: list[Annotated[str, Field(min_length=1, max_length=200)]] | None = Field(
+        default=None, min_length=1, max_length=64
+    )
+    """Module names to adapt; default PEFT's for the model's family (BERT: query, value)."""
 
 
 class JobSpec(BaseModel):
@@ -100,6 +116,14 @@ class JobSpec(BaseModel):
     seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 42
     """numpy and torch seeds are 32-bit."""
     max_retries: Annotated[int, Field(ge=0, le=100)] | None = None
+    # The built-in fine-tune's choices beyond the basics.
+    method: Method = "full"
+    lora: LoraSpec | None = None
+    """With method = "lora"; its defaults when left out."""
+    report_to: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]] = Field(
+        default_factory=lambda: ["none"], min_length=1, max_length=16
+    )
+    """transformers' report_to integrations (tensorboard, wandb, mlflow...); none by default."""
 
     @field_validator("deadline", "earliest_start", mode="before")
     @classmethod
@@ -199,6 +223,7 @@ def resolve(
 
 
 _SCRIPT_ONLY = ("command", "workdir", "env", "python", "duration", "power_w", "shell")
+_FINETUNE_ONLY = ("method", "lora", "report_to")
 
 
 def check_kind(spec: JobSpec) -> None:
@@ -209,7 +234,12 @@ def check_kind(spec: JobSpec) -> None:
                 raise SpecError(f'{field}: only a script job (kind = "script") has it')
         if spec.model is None or spec.dataset is None:
             raise SpecError(f"{'model' if spec.model is None else 'dataset'}: required")
+        if spec.lora is not None and spec.method != "lora":
+            raise SpecError('lora: only with method = "lora"')
         return
+    for field in _FINETUNE_ONLY:
+        if field in spec.model_fields_set:
+            raise SpecError(f"{field}: only the built-in fine-tune has it (a script sets its own)")
     _check_command(spec.command, spec.shell)
     if spec.duration is not None:
         if spec.model is not None or spec.dataset is not None:

@@ -5,7 +5,7 @@ edge or named in the settings), never detected here."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from gridwait.app.actor import Actor
 from gridwait.app.deps import Deps
@@ -14,9 +14,9 @@ from gridwait.errors import EstimateError
 from gridwait.estimators.calibration import Observation
 from gridwait.estimators.energy import EnergyParams, Estimate, estimate
 from gridwait.estimators.hardware import Hardware, lookup
-from gridwait.estimators.model_info import model_info
+from gridwait.estimators.model_info import ModelInfo, model_info
 from gridwait.estimators.tokens import DatasetRef, count_job_tokens
-from gridwait.spec import JobSpec, Submission
+from gridwait.spec import JobSpec, LoraSpec, Submission
 from gridwait.store.engine import Store
 from gridwait.store.models import Job
 from gridwait.store.runs import measured_runs
@@ -35,6 +35,8 @@ class EstimateInput:
     padding: str
     seed: int
     gpus: int
+    lora: LoraSpec | None = None
+    """Set for a LoRA fine-tune: only adapters (and a head) train."""
 
     @classmethod
     def from_spec(cls, spec: JobSpec, model: str, dataset: str) -> EstimateInput:
@@ -51,6 +53,7 @@ class EstimateInput:
             padding=spec.padding,
             seed=spec.seed,
             gpus=spec.gpus,
+            lora=(spec.lora or LoraSpec()) if spec.method == "lora" else None,
         )
 
 
@@ -103,8 +106,19 @@ def estimate_job(
         progress,
     )
     info = model_info(job.model, job.task)
+    if job.lora is not None:
+        info = with_lora(info, job.model, job.task, job.lora)
     params = EnergyParams(energy.pue, energy.cpu_watts_per_core, energy.ram_watts_per_gb)
     return estimate(count, info, machine, job.gpus, params, history(store), job.model), note
+
+
+def with_lora(info: ModelInfo, model: str, task: str, lora: LoraSpec) -> ModelInfo:
+    """The model as a LoRA fine-tune trains it (the worker's FLOPs use the same)."""
+    from gridwait.estimators.lora import lora_trainable
+
+    targets = tuple(lora.target_modules) if lora.target_modules else None
+    trainable = lora_trainable(model, task, lora.r, lora.alpha, lora.dropout, targets)
+    return replace(info, trainable=trainable)
 
 
 def estimate_submission(

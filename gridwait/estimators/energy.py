@@ -10,7 +10,7 @@ which method produced it and carries a low/high band.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from gridwait.estimators.batching import TokenCount
 from gridwait.estimators.calibration import Calibration, Fixed, Observation, calibrate
@@ -104,7 +104,12 @@ def estimate(
     cal = calibrate(history or [], model, hardware.name, precision, fixed)
     if cal is None:
         return _prior(count, info, hardware, gpus, params, flops)
-    return _calibrated(count, hardware, params, flops, cal)
+    done = _calibrated(count, hardware, params, flops, cal)
+    return (
+        done
+        if info.trainable is None
+        else replace(done, method=f"{done.method}; {info.flops_rule}")
+    )
 
 
 def declared(
@@ -165,7 +170,7 @@ def _prior(
     seconds = startup + training
     gpu_w, cpu_w, ram_w = _power_split(info, hardware, gpus, params)
     method = (
-        f"prior: 6N+attention FLOPs x {count.padded:,} padded tokens at {utilisation:.0%} of"
+        f"prior: {info.flops_rule} x {count.padded:,} padded tokens at {utilisation:.0%} of"
         f" {hardware.name} dense {hardware.precision} peak,"
         f" {STEP_OVERHEAD_S[hardware.kind] * 1000:g} ms a step, {startup:g} s start-up"
     )

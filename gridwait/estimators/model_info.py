@@ -25,6 +25,8 @@ class ModelInfo:
     training FLOPs (Kaplan et al. 2020 count N without them)."""
     layers: int
     hidden: int
+    trainable: int | None = None
+    """Parameters that train when not all do (LoRA adapters and a head), else None."""
 
     @property
     def non_embedding(self) -> int:
@@ -32,8 +34,19 @@ class ModelInfo:
 
     def flops_per_token(self, context: float) -> float:
         """Training FLOPs per token: 6N for the weights (forward 2N + backward 4N) plus the
-        attention term 6 x layers x context x hidden (Kaplan et al. 2020, section 2.1)."""
-        return 6.0 * self.non_embedding + 6.0 * self.layers * context * self.hidden
+        attention term 6 x layers x context x hidden (Kaplan et al. 2020, section 2.1).
+        With LoRA the frozen weights cost 4 (forward 2, the activations' gradient 2: no
+        weight gradient) and the T trained ones 6: 4N + 6T."""
+        attention = 6.0 * self.layers * context * self.hidden
+        if self.trainable is None:
+            return 6.0 * self.non_embedding + attention
+        return 4.0 * self.non_embedding + 6.0 * self.trainable + attention
+
+    @property
+    def flops_rule(self) -> str:
+        if self.trainable is None:
+            return "6N+attention FLOPs"
+        return f"4N+6T+attention FLOPs (LoRA: T = {self.trainable:,} of {self.parameters:,} train)"
 
 
 @lru_cache(maxsize=16)

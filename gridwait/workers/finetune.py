@@ -20,6 +20,7 @@ import numpy as np
 from gridwait.estimators.batching import IntArray, Policy, plan_batches
 from gridwait.estimators.data import label_ids, read_examples
 from gridwait.estimators.tokens import DatasetRef, encode, load_tokenizer, model_path
+from gridwait.spec import LoraSpec
 
 if TYPE_CHECKING:
     from gridwait.workers.trainer import Plan
@@ -38,6 +39,10 @@ class FinetuneJob:
     learning_rate: float
     padding: Policy
     seed: int
+    lora: LoraSpec | None = None
+    """LoRA adapters through PEFT instead of training every weight."""
+    report_to: tuple[str, ...] = ("none",)
+    """transformers' logging integrations, passed through."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,8 @@ class FinetuneResult:
     checkpoint: str | None
     precision: str
     model_params: int
+    trainable_params: int
+    """Parameters that trained: all of them, or a LoRA run's adapters and head."""
     device: str
 
 
@@ -140,6 +147,7 @@ def finetune(
         checkpoint=checkpoint,
         precision="bf16" if bf16 else "fp16" if cuda else "fp32",
         model_params=sum(p.numel() for p in model.parameters()),
+        trainable_params=sum(p.numel() for p in model.parameters() if p.requires_grad),
         device="cuda" if cuda else "cpu",
     )
 
@@ -177,6 +185,16 @@ def _load_model(job: FinetuneJob, data: _Prepared) -> tuple[Any, int]:
         model = AutoModelForCausalLM.from_pretrained(path, config=config)
     pad = pad_token_id(data.tokenizer, config)
     model.config.pad_token_id = pad
+    if job.lora is not None:
+        from peft import get_peft_model
+
+        from gridwait.estimators.lora import lora_config
+
+        lora = job.lora
+        targets = tuple(lora.target_modules) if lora.target_modules else None
+        model = get_peft_model(
+            model, lora_config(job.task, lora.r, lora.alpha, lora.dropout, targets)
+        )
     return model, pad
 
 
@@ -209,7 +227,7 @@ def _arguments(job: FinetuneJob, work_dir: Path, steps: int, cuda: bool, bf16: b
         lr_scheduler_type="linear",
         logging_steps=max(1, steps // 10),
         save_strategy="no",
-        report_to="none",
+        report_to=list(job.report_to),
         use_cpu=not cuda,
         bf16=bf16,
         fp16=cuda and not bf16,

@@ -15,12 +15,14 @@ import os
 import signal
 import socket
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from gridwait.clock import Clock
 from gridwait.errors import GridwaitError
+from gridwait.spec import LoraSpec
 from gridwait.estimators.model_info import model_info
 from gridwait.estimators.tokens import DatasetRef
 from gridwait.workers.detect import hardware_for
@@ -122,6 +124,8 @@ def _job(ticket: Ticket) -> FinetuneJob:
         spec.learning_rate,
         spec.padding,
         spec.seed,
+        (spec.lora or LoraSpec()) if spec.method == "lora" else None,
+        tuple(spec.report_to),
     )
 
 
@@ -163,6 +167,8 @@ def _training(ticket: Ticket, result: FinetuneResult) -> TrainingResult:
     machine, _ = hardware_for(ticket.gpus, ticket.meter.hardware, ticket.meter.cpu_watts_per_core)
     assert ticket.spec.model is not None  # a fine-tune has one
     info = model_info(ticket.spec.model, ticket.spec.task)
+    if result.trainable_params < result.model_params:  # LoRA: the frozen weights cost less
+        info = replace(info, trainable=result.trainable_params)
     width = result.tokens_padded / result.examples if result.examples else 0.0
     return TrainingResult(
         tokens_real=result.tokens_real,

@@ -145,6 +145,15 @@ BAD_SPECS = [
     ),
     ("script workdir missing", 'workdir = "nope"\n' + SCRIPT, "workdir: .*nope is not a folder"),
     ("unknown kind", 'kind = "notebook"\n' + GOOD, "kind: input should be"),
+    ("lora table on a full fine-tune", GOOD + "[lora]\nr = 4\n", 'lora: only with method = "lora"'),
+    (
+        "lora on modules the model lacks",
+        'method = "lora"\n' + GOOD + '[lora]\ntarget_modules = ["nope"]\n',
+        "lora.target_modules: PEFT cannot apply LoRA to builtin:minilm",
+    ),
+    ("lora rank zero", 'method = "lora"\n' + GOOD + "[lora]\nr = 0\n", "lora.r: input should be"),
+    ("method on a script", 'method = "lora"\n' + SCRIPT, "method: only the built-in fine-tune"),
+    ("report_to not a name", 'report_to = ["W&B"]\n' + GOOD, "report_to.0: string should match"),
 ]
 
 
