@@ -20,8 +20,8 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check gridwait tests benchmarks scripts
-	$(BIN)/ruff format --check gridwait tests benchmarks scripts
+	$(BIN)/ruff check gridwait tests benchmarks scripts examples
+	$(BIN)/ruff format --check gridwait tests benchmarks scripts examples
 
 typecheck: $(STAMP)
 	$(BIN)/mypy gridwait

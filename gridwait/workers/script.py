@@ -3,6 +3,8 @@ with it (the meters follow the worker's whole process tree).
 
 What the child sees (and what gridwait.integrations.transformers.GridwaitCallback reads):
     GRIDWAIT_JOB_ID, GRIDWAIT_RUN_ID      the job and this run
+    GRIDWAIT_WORK_DIR                     the job's own folder, the same for every segment
+                                          (checkpoints can go there)
     GRIDWAIT_RESUME=1                     a later segment of a suspended job: resume
     GRIDWAIT_GRACE_SECONDS                how long it has to checkpoint after SIGTERM
     GRIDWAIT_RESULT_FILE                  JSON the child writes: tokens_real, tokens_padded,
@@ -152,6 +154,7 @@ def child_env(
     env.update(
         GRIDWAIT_JOB_ID=str(ticket.job_id),
         GRIDWAIT_RUN_ID=str(ticket.run_id),
+        GRIDWAIT_WORK_DIR=ticket.work_dir,
         GRIDWAIT_RESULT_FILE=str(result_file),
         GRIDWAIT_STATUS_FILE=str(status_file),
         GRIDWAIT_GRACE_SECONDS=f"{grace_seconds(env):g}",

@@ -98,6 +98,7 @@ def test_a_script_runs_with_its_environment(tmp_path: Path) -> None:
     assert env["LAB_SEED"] == "7" and "GRIDWAIT_RESUME" not in env
     assert env["GRIDWAIT_GRACE_SECONDS"] == "60"
     assert env["GRIDWAIT_RESULT_FILE"].endswith("run-5.result.json")
+    assert env["GRIDWAIT_WORK_DIR"] == str(tmp_path / "job")
     assert env["argv0"] == sys.executable  # `python` is the service's interpreter
     assert env["PATH"].split(":")[0] == str(Path(sys.executable).parent)
 
