@@ -22,9 +22,9 @@ from pydantic import ValidationError
 
 from gridwait.clock import Clock
 from gridwait.errors import GridwaitError
-from gridwait.spec import LoraSpec
 from gridwait.estimators.model_info import model_info
 from gridwait.estimators.tokens import DatasetRef
+from gridwait.spec import LoraSpec
 from gridwait.workers.detect import hardware_for
 from gridwait.workers.finetune import FinetuneJob, FinetuneResult, finetune
 from gridwait.workers.meters import RunMeter, build_run_meter

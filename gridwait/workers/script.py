@@ -18,7 +18,9 @@ venv's bin/ comes first on PATH), by default the service's own.
 The end of a segment is SIGTERM (forwarded to the child, which shares the worker's
 process group so that a launcher's SIGKILL reaches it too), then SIGKILL after the grace
 period. Exit 0 is success, 75 (EX_TEMPFAIL) "suspended, resume me", anything else a
-failure.
+failure, except death by the worker's own SIGTERM (a script stopped before it could
+checkpoint, e.g. while loading): that too is "suspended", and the next segment starts it
+over.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ GRACE_ENV = "GRIDWAIT_GRACE_SECONDS"
 DEFAULT_GRACE_S = 60.0
 """Seconds a script has to checkpoint and exit after SIGTERM (a Trainer step, a save)."""
 _PYTHONS = ("python", "python3")
+_ENDED_BY_SIGTERM = (-signal.SIGTERM, 128 + signal.SIGTERM)
+"""Killed by it, or a shell's exit status for that."""
 
 
 class ScriptTally(BaseModel):
@@ -99,8 +103,10 @@ def run_script(ticket: Ticket, stop: threading.Event) -> ScriptOutcome:
         child = subprocess.Popen(argv, cwd=spec.workdir, env=env, stdin=subprocess.DEVNULL)
     except OSError as exc:
         return ScriptOutcome("failed", f"cannot start {argv[0]!r}: {exc.strerror}", None)
+    stopped = False
     while child.poll() is None:
         if stop.wait(0.2):
+            stopped = True
             _end(child, grace)
             break
     code = child.wait()
@@ -108,6 +114,10 @@ def run_script(ticket: Ticket, stop: threading.Event) -> ScriptOutcome:
     if code == 0:
         return ScriptOutcome("succeeded", None, report)
     if code == EXIT_CODES["suspended"]:
+        return ScriptOutcome("suspended", None, report)
+    if stopped and code in _ENDED_BY_SIGTERM:
+        # stopped before it could checkpoint (loading, say): its next segment starts over
+        log.warning("the command ended on SIGTERM without checkpointing (exit 75)")
         return ScriptOutcome("suspended", None, report)
     how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
     return ScriptOutcome("failed", f"the command {how}", report)

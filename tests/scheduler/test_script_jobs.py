@@ -77,3 +77,31 @@ def test_a_counted_script_reports_the_tokens_it_trained(
     assert run["state"] == "succeeded"
     assert run["tokens_real"] == 1234 and run["tokens_padded"] == 2048 and run["steps"] == 3
     assert run["flops"] > 0 and run["emissions_g"] > 0
+
+
+def test_the_example_script_reports_the_estimated_tokens(
+    cli: Cli, env: Path, tmp_path: Path
+) -> None:
+    """config/script.example.toml as shipped: examples/train_script.py, a real Trainer
+    with GridwaitCallback, trains on exactly the tokens the estimator counted."""
+    settings_file(tmp_path, DACF_DE)
+    example = Path(__file__).resolve().parents[2] / "config" / "script.example.toml"
+    submitted = cli("submit", example)
+    assert submitted.code == 0, submitted.err
+    # sim:60, not 3600: a minute of plan a real second, so that the script (about 10 s
+    # with its imports) fits in one of the interruptible job's green segments
+    done = service(env, "--until-idle", "--clock", "sim:60", "--timeout", "240")
+    assert done.returncode == 0, done.stderr[-3000:]
+    [job] = rows(env, "SELECT * FROM jobs")
+    [run] = rows(env, "SELECT * FROM runs")
+    assert run["state"] == "succeeded", Path(run["log_path"]).read_text()[-3000:]
+    assert (run["tokens_real"], run["tokens_padded"]) == (
+        job["est_tokens_real"],
+        job["est_tokens_padded"],
+    )
+    assert run["steps"] == run["total_steps"] == 5  # 40 examples, batch 8, 1 epoch
+    assert run["final_loss"] is not None and run["flops"] > 0
+    assert run["energy_facility_j"] > 0 and run["emissions_g"] > 0
+    assert run["counterfactual_g"] is not None and run["saving_g"] is not None
+    log = Path(run["log_path"]).read_text()
+    assert "gridwait/energy_kwh" in log  # the Trainer's own log lines carry the energy

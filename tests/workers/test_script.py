@@ -140,6 +140,20 @@ def test_a_script_ignoring_sigterm_is_killed_after_the_grace(tmp_path: Path) -> 
     assert done.state == "failed" and done.error == "the command was killed by signal 9"
 
 
+def test_a_script_stopped_before_it_can_checkpoint_is_suspended(tmp_path: Path) -> None:
+    """SIGTERM's default action (a script still loading): the segment is over, the job
+    is not failed; its next segment starts it over."""
+    (tmp_path / "loading.py").write_text("import time\nopen('up', 'w').close()\ntime.sleep(60)\n")
+    stop = threading.Event()
+    threading.Thread(target=lambda: (_wait_for(tmp_path / "up"), stop.set())).start()
+    done = run_script(ticket(tmp_path, command=["python", "loading.py"]), stop)
+    assert done.state == "suspended" and done.error is None
+    dies = run_script(
+        ticket(tmp_path, command="kill -TERM $$", shell=True), threading.Event()
+    )  # a SIGTERM nobody at gridwait sent is a failure
+    assert dies.state == "failed" and "signal 15" in (dies.error or "")
+
+
 def _wait_for(path: Path) -> None:
     import time
 

@@ -1,0 +1,1 @@
+"""Hooks for training code that gridwait runs as a script job."""
