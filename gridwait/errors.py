@@ -36,6 +36,12 @@ def one_line(text: str) -> str:
     return text.translate(_ESCAPES)
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of a library's error message (its type where it has none)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 class GridwaitError(Exception):
     """Base of every deliberate gridwait error. `exit_code` is what the CLI exits with."""
 

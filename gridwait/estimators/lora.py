@@ -8,8 +8,8 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from gridwait.errors import EstimateError
-from gridwait.estimators.tokens import model_path
+from gridwait.errors import EstimateError, first_line
+from gridwait.estimators.model_info import meta_model
 
 
 def lora_config(
@@ -40,36 +40,15 @@ def lora_trainable(
     """Parameters a LoRA fine-tune of `model` trains (adapters and a classifier head).
     EstimateError, naming the setting, when PEFT cannot adapt the model so."""
     try:
-        import torch
         from peft import get_peft_model
-        from transformers import (
-            AutoConfig,
-            AutoModelForCausalLM,
-            AutoModelForSequenceClassification,
-        )
     except ImportError:
-        raise EstimateError(
-            'method = "lora" needs torch, transformers and peft (gridwait[worker])'
-        ) from None
-    try:
-        config = AutoConfig.from_pretrained(model_path(model), num_labels=labels)
-    except (OSError, ValueError) as exc:
-        raise EstimateError(f"model {model}: cannot read its config: {_first(exc)}") from None
-    factory: Any = (
-        AutoModelForCausalLM if task == "causal-lm" else AutoModelForSequenceClassification
-    )
-    with torch.device("meta"):
-        net = factory.from_config(config)
+        raise EstimateError('method = "lora" needs peft (gridwait[worker])') from None
+    net, _ = meta_model(model, task, labels)
     try:
         wrapped = get_peft_model(net, lora_config(task, r, alpha, dropout, targets))
     except (ValueError, KeyError, TypeError) as exc:  # unknown family, no matching module
         what = "lora.target_modules" if targets else "method"
         raise EstimateError(
-            f"{what}: PEFT cannot apply LoRA to {model} ({task}): {_first(exc)}"
+            f"{what}: PEFT cannot apply LoRA to {model} ({task}): {first_line(exc)}"
         ) from None
     return int(sum(p.numel() for p in wrapped.parameters() if p.requires_grad))
-
-
-def _first(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:300] if text else type(exc).__name__

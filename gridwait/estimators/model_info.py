@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from gridwait.errors import EstimateError
+from gridwait.errors import EstimateError, first_line
 from gridwait.estimators.tokens import model_path
 
 
@@ -75,7 +75,7 @@ def _config(model: str) -> dict[str, Any]:
     try:
         return dict(AutoConfig.from_pretrained(model).to_dict())
     except (OSError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         raise EstimateError(f"model {model}: cannot read its config: {first}") from None
 
 
@@ -133,7 +133,9 @@ def _llama(c: dict[str, Any], task: str, labels: int) -> ModelInfo:
     return ModelInfo(embedding + n * layer + h + head, embedding, n, h)
 
 
-def _meta_count(model: str, task: str, labels: int) -> ModelInfo:
+def meta_model(model: str, task: str, labels: int = 2) -> tuple[Any, Any]:
+    """The model for `task` built on torch's meta device (shapes, no weights) and its
+    config. EstimateError without torch and transformers, or without a readable config."""
     try:
         import torch
         from transformers import (
@@ -148,13 +150,19 @@ def _meta_count(model: str, task: str, labels: int) -> ModelInfo:
     try:
         config = AutoConfig.from_pretrained(model_path(model), num_labels=labels)
     except (OSError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         raise EstimateError(f"model {model}: cannot read its config: {first}") from None
     factory: Any = (
         AutoModelForCausalLM if task == "causal-lm" else AutoModelForSequenceClassification
     )
     with torch.device("meta"):
-        net = factory.from_config(config)
+        return factory.from_config(config), config
+
+
+def _meta_count(model: str, task: str, labels: int) -> ModelInfo:
+    import torch
+
+    net, config = meta_model(model, task, labels)
     total = sum(p.numel() for p in net.parameters())
     embedding = sum(
         p.numel()

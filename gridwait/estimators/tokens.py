@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from gridwait.errors import EstimateError
+from gridwait.errors import EstimateError, first_line
 from gridwait.estimators.batching import IntArray, Policy, TokenCount, count_tokens
 from gridwait.estimators.data import read_examples
 
@@ -77,7 +77,7 @@ def load_tokenizer(model: str) -> Any:
     try:
         tokenizer = AutoTokenizer.from_pretrained(model_path(model))
     except (OSError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         raise EstimateError(f"model {model}: cannot load its tokenizer: {first}") from None
     return tokenizer.backend_tokenizer if getattr(tokenizer, "is_fast", False) else tokenizer
 
