@@ -69,22 +69,24 @@ def absolute_paths(spec: JobSpec, base_dir: Path) -> JobSpec:
     """The spec with its local dataset and model paths made absolute from `base_dir` (the
     spec file's folder), as the service cannot know where the client stood."""
     update: dict[str, Any] = {}
-    data = spec.dataset.path if spec.dataset else None
-    if spec.dataset and data is not None and not Path(data).expanduser().is_absolute():
-        path = str((base_dir / data).resolve())
-        update["dataset"] = spec.dataset.model_copy(update={"path": path})
-    model = spec.model
-    if model is None:
-        pass
-    elif model.startswith(("./", "../")) or (
-        not model.startswith(("/", "builtin:")) and (base_dir / model).exists()
-    ):
-        update["model"] = str((base_dir / model).resolve())
-    elif model.startswith("~"):
-        update["model"] = str(Path(model).expanduser())
+    data = spec.dataset
+    if data and data.path is not None and not Path(data.path).expanduser().is_absolute():
+        path = str((base_dir / data.path).resolve())
+        update["dataset"] = data.model_copy(update={"path": path})
+    if spec.model is not None and spec.model != (model := _absolute_model(spec.model, base_dir)):
+        update["model"] = model
     if spec.kind == "script":  # a script runs where its spec file is, unless told
         update["workdir"] = str((base_dir / Path(spec.workdir or ".").expanduser()).resolve())
     return spec.model_copy(update=update) if update else spec
+
+
+def _absolute_model(model: str, base_dir: Path) -> str:
+    """A local model path made absolute; a hub id or builtin model as it is."""
+    if model.startswith(("./", "../")) or (
+        not model.startswith(("/", "builtin:")) and (base_dir / model).exists()
+    ):
+        return str((base_dir / model).resolve())
+    return str(Path(model).expanduser()) if model.startswith("~") else model
 
 
 def _body(spec: JobSpec) -> dict[str, Any]:

@@ -210,7 +210,7 @@ def resolve(
         )
     check_kind(spec)
     counted = spec.dataset is not None
-    folder = _script_folder(spec, base_dir) if spec.kind == "script" else None
+    folder = _check_script(spec, base_dir) if spec.kind == "script" else None
     return Submission(
         spec=spec,
         submitted_at=now,
@@ -262,7 +262,7 @@ def check_kind(spec: JobSpec) -> None:
 
 
 def _check_command(command: list[str] | str | None, shell: bool) -> None:
-    if command is None or not command:
+    if not command:
         raise SpecError('command: a script job needs one, e.g. ["python", "train.py"]')
     if shell and not isinstance(command, str):
         raise SpecError("shell: with shell = true the command is one string, not an argv list")
@@ -275,8 +275,8 @@ def _check_command(command: list[str] | str | None, shell: bool) -> None:
         raise SpecError("command: holds a NUL character")
 
 
-def _script_folder(spec: JobSpec, base_dir: Path) -> Path:
-    """The script's working folder, absolute; its program must be found from there."""
+def _check_script(spec: JobSpec, base_dir: Path) -> Path:
+    """A script job's folder (absolute) once its interpreter and program are found."""
     folder = Path(spec.workdir).expanduser() if spec.workdir else base_dir
     folder = folder if folder.is_absolute() else (base_dir / folder).resolve()
     if not folder.is_dir():

@@ -89,10 +89,7 @@ def estimate_job(
     """The estimate and a note when the hardware had to be assumed. EstimateError when
     the dataset, tokenizer or model config cannot be read, or `hardware` is unknown."""
     energy = deps.settings.energy
-    if hardware:
-        machine, note = _named(hardware, job.gpus, deps), None
-    else:
-        machine, note = deps.hardware_for(job.gpus)
+    machine, note = _machine(deps, hardware, job.gpus)
     store = deps.store()
     count = count_job_tokens(
         job.model,
@@ -141,14 +138,16 @@ def estimate_declared(
     from gridwait.estimators.energy import declared
     from gridwait.units import parse_duration
 
-    if hardware:
-        machine, note = _named(hardware, gpus, deps), None
-    else:
-        machine, note = deps.hardware_for(gpus)
+    machine, note = _machine(deps, hardware, gpus)
     energy = deps.settings.energy
     params = EnergyParams(energy.pue, energy.cpu_watts_per_core, energy.ram_watts_per_gb)
     seconds = parse_duration(duration).total_seconds()
     return declared(seconds, power_w, machine, gpus, params), note
+
+
+def _machine(deps: Deps, hardware: str | None, gpus: int) -> tuple[Hardware, str | None]:
+    """The row the user named, else this host's (with a note when it was assumed)."""
+    return (_named(hardware, gpus, deps), None) if hardware else deps.hardware_for(gpus)
 
 
 def _named(name: str, gpus: int, deps: Deps) -> Hardware:

@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from gridwait.clock import Clock
 from gridwait.errors import GridwaitError
+from gridwait.estimators.hardware import Hardware
 from gridwait.estimators.model_info import model_info
 from gridwait.estimators.tokens import DatasetRef
 from gridwait.spec import LoraSpec
@@ -144,27 +145,33 @@ def _script(ticket: Ticket, stop: threading.Event) -> tuple[str, str | None, Tra
         log.warning("run %s: the script's result file is not a tally: %s", ticket.run_id, exc)
         return done.state, done.error, None
     machine, _ = hardware_for(ticket.gpus, ticket.meter.hardware, ticket.meter.cpu_watts_per_core)
-    info = model_info(spec.model, spec.task)
-    width = tally.tokens_padded / tally.examples if tally.examples else 0.0
-    training = TrainingResult(
-        tokens_real=tally.tokens_real,
-        tokens_padded=tally.tokens_padded,
+    params = model_info(spec.model, spec.task).parameters
+    trained = FinetuneResult(
         steps=tally.steps,
         total_steps=tally.total_steps,
+        tokens_real=tally.tokens_real,
+        tokens_padded=tally.tokens_padded,
+        examples=tally.examples,
         final_loss=tally.final_loss,
         accuracy=None,
+        suspended=done.state == "suspended",
         checkpoint=None,
-        hardware=machine.name,
         precision=machine.precision,
-        model_params=info.parameters,
-        flops=info.flops_per_token(width) * tally.tokens_padded,
+        model_params=params,
+        trainable_params=params,  # not known: charged as a full fine-tune
+        device="cuda" if ticket.gpus else "cpu",
     )
-    return done.state, done.error, training
+    return done.state, done.error, _training(ticket, trained, machine)
 
 
-def _training(ticket: Ticket, result: FinetuneResult) -> TrainingResult:
+def _training(
+    ticket: Ticket, result: FinetuneResult, machine: Hardware | None = None
+) -> TrainingResult:
     """What the run trained, on what, and its FLOPs: the estimator calibrates on these."""
-    machine, _ = hardware_for(ticket.gpus, ticket.meter.hardware, ticket.meter.cpu_watts_per_core)
+    if machine is None:
+        machine, _ = hardware_for(
+            ticket.gpus, ticket.meter.hardware, ticket.meter.cpu_watts_per_core
+        )
     assert ticket.spec.model is not None  # a fine-tune has one
     info = model_info(ticket.spec.model, ticket.spec.task)
     if result.trainable_params < result.model_params:  # LoRA: the frozen weights cost less
