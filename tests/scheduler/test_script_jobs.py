@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Cli, write_spec
-from tests.scheduler.test_service import DACF_DE, rows, service, settings_file
+from tests.scheduler.test_service import DACF_DE, flat_trace, rows, service, settings_file
 from tests.workers.conftest import DEMO
 
 pytestmark = pytest.mark.slow
@@ -83,8 +83,9 @@ def test_the_example_script_reports_the_estimated_tokens(
     cli: Cli, env: Path, tmp_path: Path
 ) -> None:
     """config/script.example.toml as shipped: examples/train_script.py, a real Trainer
-    with GridwaitCallback, trains on exactly the tokens the estimator counted."""
-    settings_file(tmp_path, DACF_DE)
+    with GridwaitCallback, trains on exactly the tokens the estimator counted. A flat
+    trace: at sim:60 a greener window a day away would be 24 real minutes off."""
+    settings_file(tmp_path, flat_trace(tmp_path))
     example = Path(__file__).resolve().parents[2] / "config" / "script.example.toml"
     submitted = cli("submit", example)
     assert submitted.code == 0, submitted.err
