@@ -69,10 +69,11 @@ def absolute_paths(spec: JobSpec, base_dir: Path) -> JobSpec:
     """The spec with its local dataset and model paths made absolute from `base_dir` (the
     spec file's folder), as the service cannot know where the client stood."""
     update: dict[str, Any] = {}
-    data = spec.dataset
-    if data and data.path is not None and not Path(data.path).expanduser().is_absolute():
-        path = str((base_dir / data.path).resolve())
-        update["dataset"] = data.model_copy(update={"path": path})
+    for field in ("dataset", "eval"):
+        data = getattr(spec, field)
+        if data and data.path is not None and not Path(data.path).expanduser().is_absolute():
+            path = str((base_dir / data.path).resolve())
+            update[field] = data.model_copy(update={"path": path})
     if spec.model is not None and spec.model != (model := _absolute_model(spec.model, base_dir)):
         update["model"] = model
     if spec.kind == "script":  # a script runs where its spec file is, unless told
@@ -93,10 +94,12 @@ def _body(spec: JobSpec) -> dict[str, Any]:
     # only what the spec set: an owner left out stays left out (the service fills in the
     # token's user), and defaults stay the service's
     body: dict[str, Any] = spec.model_dump(mode="json", exclude_unset=True)
-    if spec.dataset is not None and "dataset" in spec.model_fields_set:
-        body["dataset"] = spec.dataset.model_dump(mode="json", exclude_unset=True)
-        if spec.dataset.path is not None:
-            body["dataset"]["path"] = spec.dataset.path
+    for field in ("dataset", "eval"):
+        data = getattr(spec, field)
+        if data is not None and field in spec.model_fields_set:
+            body[field] = data.model_dump(mode="json", exclude_unset=True)
+            if data.path is not None:  # made absolute by model_copy, which leaves it "unset"
+                body[field]["path"] = data.path
     if spec.kind == "script" and spec.workdir is not None:
         body["workdir"] = spec.workdir
     return body

@@ -124,6 +124,10 @@ class JobSpec(BaseModel):
         default_factory=lambda: ["none"], min_length=1, max_length=16
     )
     """transformers' report_to integrations (tensorboard, wandb, mlflow...); none by default."""
+    gradient_accumulation_steps: Annotated[int, Field(gt=0, le=65536)] = 1
+    """Batches per optimizer step: the same tokens, fewer optimizer steps."""
+    eval: DatasetSpec | None = None
+    """Held-out examples, evaluated once training is done (loss; accuracy when classifying)."""
 
     @field_validator("deadline", "earliest_start", mode="before")
     @classmethod
@@ -157,6 +161,8 @@ class Submission:
     """builtin:NAME, an absolute local path, or a hub id; None for a declared script."""
     workdir: Path | None = None
     """A script job's folder, absolute."""
+    eval_path: Path | None = None
+    """The eval set's local file, absolute (None for a hub one or none)."""
 
     @property
     def dataset(self) -> str | None:
@@ -164,6 +170,13 @@ class Submission:
         if self.spec.dataset is None:
             return None
         return str(self.dataset_path) if self.dataset_path else f"hub:{self.spec.dataset.hub}"
+
+    @property
+    def eval_dataset(self) -> str | None:
+        """The eval set's absolute path, or hub:ID; None without one."""
+        if self.spec.eval is None:
+            return None
+        return str(self.eval_path) if self.eval_path else f"hub:{self.spec.eval.hub}"
 
     @property
     def declared(self) -> bool:
@@ -219,11 +232,12 @@ def resolve(
         dataset_path=None if spec.dataset is None else _dataset_path(spec.dataset, base_dir),
         model=check_model(spec, base_dir) if counted else None,
         workdir=folder,
+        eval_path=None if spec.eval is None else _dataset_path(spec.eval, base_dir, "eval"),
     )
 
 
 _SCRIPT_ONLY = ("command", "workdir", "env", "python", "duration", "power_w", "shell")
-_FINETUNE_ONLY = ("method", "lora", "report_to")
+_FINETUNE_ONLY = ("method", "lora", "report_to", "gradient_accumulation_steps", "eval")
 
 
 def check_kind(spec: JobSpec) -> None:
@@ -307,20 +321,20 @@ def _field_time(field: str, text: str, now: datetime) -> datetime:
         raise SpecError(f"{field}: {exc}") from None
 
 
-def _dataset_path(data: DatasetSpec, base_dir: Path) -> Path | None:
+def _dataset_path(data: DatasetSpec, base_dir: Path, field: str = "dataset") -> Path | None:
     if (data.path is None) == (data.hub is None):
-        raise SpecError("dataset: give exactly one of path (local CSV/JSONL) or hub (dataset id)")
+        raise SpecError(f"{field}: give exactly one of path (local CSV/JSONL) or hub (dataset id)")
     if data.hub is not None:
         if not _HUB_ID.match(data.hub):
-            raise SpecError(f"dataset.hub: {data.hub!r} is not a dataset id")
+            raise SpecError(f"{field}.hub: {data.hub!r} is not a dataset id")
         return None
     path = Path(data.path or "").expanduser()
     if not path.is_absolute():
         path = (base_dir / path).resolve()
     if path.suffix.lower() not in (".csv", ".jsonl", ".json"):
-        raise SpecError(f"dataset.path: {path.name} is neither .csv nor .jsonl")
+        raise SpecError(f"{field}.path: {path.name} is neither .csv nor .jsonl")
     if not path.is_file():
-        raise SpecError(f"dataset.path: {path} does not exist")
+        raise SpecError(f"{field}.path: {path} does not exist")
     return path
 
 

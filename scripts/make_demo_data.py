@@ -1,4 +1,5 @@
-"""Write gridwait/data/demo_reviews.csv: a SYNTHETIC labelled sentiment dataset.
+"""Write gridwait/data/demo_reviews.csv: a SYNTHETIC labelled sentiment dataset, and
+demo_reviews_eval.csv, 120 more reviews drawn with another seed, to evaluate on.
 
 No PyPI package ships a labelled text dataset usable offline, so gridwait writes its own
 for the demo and the example job (gridwait.workers.tiny.synthetic_reviews, fixed seed:
@@ -13,7 +14,8 @@ from pathlib import Path
 
 from gridwait.workers.tiny import write_reviews
 
-OUT = Path(__file__).resolve().parents[1] / "gridwait" / "data" / "demo_reviews.csv"
+DATA = Path(__file__).resolve().parents[1] / "gridwait" / "data"
 
 if __name__ == "__main__":
-    write_reviews(OUT)
+    write_reviews(DATA / "demo_reviews.csv")
+    write_reviews(DATA / "demo_reviews_eval.csv", rows=120, seed=8)

@@ -11,11 +11,12 @@ from gridwait.app.actor import Actor
 from gridwait.app.deps import Deps
 from gridwait.app.views import EstimateView
 from gridwait.errors import EstimateError
+from gridwait.estimators.batching import Policy, TokenCount
 from gridwait.estimators.calibration import Observation
 from gridwait.estimators.energy import EnergyParams, Estimate, estimate
 from gridwait.estimators.hardware import Hardware, lookup
 from gridwait.estimators.model_info import ModelInfo, model_info
-from gridwait.estimators.tokens import DatasetRef, count_job_tokens
+from gridwait.estimators.tokens import DatasetRef, count_job_tokens, dataset_ref
 from gridwait.spec import JobSpec, LoraSpec, Submission
 from gridwait.store.engine import Store
 from gridwait.store.models import Job
@@ -32,21 +33,25 @@ class EstimateInput:
     max_length: int
     batch_size: int
     epochs: int
-    padding: str
+    padding: Policy
     seed: int
     gpus: int
     lora: LoraSpec | None = None
     """Set for a LoRA fine-tune: only adapters (and a head) train."""
+    eval: DatasetRef | None = None
+    """Evaluated once after training: one forward pass per example."""
+    accumulation: int = 1
+    """Batches per optimizer step."""
 
     @classmethod
-    def from_spec(cls, spec: JobSpec, model: str, dataset: str) -> EstimateInput:
-        data = spec.dataset
-        assert data is not None, "a job without a dataset is estimated from its duration"
-        label = data.label_column if spec.task == "sequence-classification" else None
+    def from_spec(
+        cls, spec: JobSpec, model: str, dataset: str, eval_dataset: str | None = None
+    ) -> EstimateInput:
+        assert spec.dataset is not None, "a job without a dataset is estimated from its duration"
         return cls(
             model=model,
             task=spec.task,
-            data=DatasetRef(dataset, data.text_column, label, data.limit, data.split),
+            data=dataset_ref(spec.dataset, dataset, spec.task),
             max_length=spec.max_length,
             batch_size=spec.batch_size,
             epochs=spec.epochs,
@@ -54,6 +59,10 @@ class EstimateInput:
             seed=spec.seed,
             gpus=spec.gpus,
             lora=(spec.lora or LoraSpec()) if spec.method == "lora" else None,
+            eval=None
+            if spec.eval is None or eval_dataset is None
+            else dataset_ref(spec.eval, eval_dataset, spec.task),
+            accumulation=spec.gradient_accumulation_steps,
         )
 
 
@@ -91,22 +100,24 @@ def estimate_job(
     energy = deps.settings.energy
     machine, note = _machine(deps, hardware, job.gpus)
     store = deps.store()
-    count = count_job_tokens(
-        job.model,
-        job.data,
-        job.max_length,
-        job.batch_size,
-        job.epochs,
-        job.padding,  # type: ignore[arg-type]
-        job.seed,
-        TokenLengthCache(store, deps.clock.now()),
-        progress,
-    )
+    cache = TokenLengthCache(store, deps.clock.now())
+
+    def count(data: DatasetRef, epochs: int, progress: Progress | None) -> TokenCount:
+        return count_job_tokens(
+            job.model, data, job.max_length, job.batch_size, epochs, job.padding, job.seed,
+            cache, progress,
+        )  # fmt: skip
+
+    training = count(job.data, job.epochs, progress)
+    evaluation = count(job.eval, 1, None) if job.eval is not None else None
     info = model_info(job.model, job.task)
     if job.lora is not None:
         info = with_lora(info, job.model, job.task, job.lora)
     params = EnergyParams(energy.pue, energy.cpu_watts_per_core, energy.ram_watts_per_gb)
-    return estimate(count, info, machine, job.gpus, params, history(store), job.model), note
+    est = estimate(training, info, machine, job.gpus, params, history(store), job.model, evaluation)
+    if job.accumulation > 1:  # the same batches and tokens, fewer optimizer steps
+        est = replace(est, steps=-(-est.steps // job.accumulation))
+    return est, note
 
 
 def with_lora(info: ModelInfo, model: str, task: str, lora: LoraSpec) -> ModelInfo:
@@ -126,9 +137,8 @@ def estimate_submission(
     if spec.duration is not None:
         return estimate_declared(deps, spec.duration, spec.power_w, spec.gpus, hardware)
     assert sub.model is not None and sub.dataset is not None  # resolve() checked the kind
-    return estimate_job(
-        deps, EstimateInput.from_spec(spec, sub.model, sub.dataset), hardware, progress
-    )
+    job = EstimateInput.from_spec(spec, sub.model, sub.dataset, sub.eval_dataset)
+    return estimate_job(deps, job, hardware, progress)
 
 
 def estimate_declared(

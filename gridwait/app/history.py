@@ -90,6 +90,9 @@ def _history_row(row: dict[str, Any]) -> HistoryRow:
         steps=row["steps"],
         train_loss=row["final_loss"],
         train_accuracy=row["accuracy"],
+        eval_examples=row["eval_examples"],
+        eval_loss=row["eval_loss"],
+        eval_accuracy=row["eval_accuracy"],
         hardware=row["hardware"],
         estimated_energy_kwh=kwh_or_none(row["est_energy_j"]),
     )

@@ -261,6 +261,9 @@ def run_view(run: dict[str, Any]) -> RunView:
         total_steps=run["total_steps"],
         train_loss=run["final_loss"],
         train_accuracy=run["accuracy"],
+        eval_examples=run["eval_examples"],
+        eval_loss=run["eval_loss"],
+        eval_accuracy=run["eval_accuracy"],
         hardware=run["hardware"],
         precision=run["precision"],
     )

@@ -127,6 +127,9 @@ def finish_run(deps: Deps, run_id: int, outcome: Outcome) -> None:
             precision=r.precision,
             model_params=r.model_params,
             flops=r.flops,
+            eval_examples=r.eval_examples,
+            eval_loss=r.eval_loss,
+            eval_accuracy=r.eval_accuracy,
         )
     with deps.store().write() as session:
         if not end(session, run_id, RunState(outcome.state), values):

@@ -108,6 +108,10 @@ class RunView(View):
     total_steps: int | None
     train_loss: float | None
     train_accuracy: float | None
+    eval_examples: int | None
+    eval_loss: float | None
+    eval_accuracy: float | None
+    """On the job's [eval] set, once training finished."""
     hardware: str | None
     precision: str | None
 
@@ -240,6 +244,10 @@ class HistoryRow(View):
     steps: int | None
     train_loss: float | None
     train_accuracy: float | None
+    eval_examples: int | None
+    eval_loss: float | None
+    eval_accuracy: float | None
+    """On the job's [eval] set, once training finished."""
     hardware: str | None
     estimated_energy_kwh: float | None
 

@@ -87,7 +87,7 @@ def gpu_utilisation(non_embedding_params: int) -> float:
     return max(GPU_UTILISATION_FLOOR, min(GPU_UTILISATION_LARGE, GPU_UTILISATION_LARGE * scale))
 
 
-def estimate(
+def estimate(  # noqa: PLR0913  (the evaluation rides with the training it follows)
     count: TokenCount,
     info: ModelInfo,
     hardware: Hardware,
@@ -95,21 +95,48 @@ def estimate(
     params: EnergyParams,
     history: list[Observation] | None = None,
     model: str = "",
+    evaluation: TokenCount | None = None,
 ) -> Estimate:
-    flops = info.flops_per_token(count.mean_padded_length) * count.padded
+    """`evaluation`: the eval set's tokens, one forward pass each after training, charged
+    at the training's rate per FLOP (a forward pass is about a third of a training step's
+    FLOPs)."""
+    per_token = info.flops_per_token(count.mean_padded_length)
+    flops = per_token * count.padded
+    extra = _Evaluation.of(evaluation, info, per_token)
     precision = hardware.precision
     # one core is busy during start-up (see STARTUP_S)
     startup = STARTUP_S[hardware.kind]
     fixed = Fixed(startup, startup * params.cpu_watts_per_core)
     cal = calibrate(history or [], model, hardware.name, precision, fixed)
     if cal is None:
-        return _prior(count, info, hardware, gpus, params, flops)
-    done = _calibrated(count, hardware, params, flops, cal)
-    return (
-        done
-        if info.trainable is None
-        else replace(done, method=f"{done.method}; {info.flops_rule}")
-    )
+        return _prior(count, info, hardware, gpus, params, flops, extra)
+    done = _calibrated(count, hardware, params, flops, cal, extra)
+    notes = [done.method]
+    if info.trainable is not None:
+        notes.append(info.flops_rule)
+    if extra.padded:
+        notes.append(extra.describe())
+    return replace(done, method="; ".join(notes))
+
+
+@dataclass(frozen=True)
+class _Evaluation:
+    """The eval passes: their FLOPs, and as many training tokens as cost the same."""
+
+    padded: int = 0
+    batches: int = 0
+    flops: float = 0.0
+    training_tokens: float = 0.0
+
+    @classmethod
+    def of(cls, count: TokenCount | None, info: ModelInfo, per_token: float) -> _Evaluation:
+        if count is None or not count.padded:
+            return cls()
+        flops = info.forward_flops_per_token(count.mean_padded_length) * count.padded
+        return cls(count.padded, count.batches, flops, flops / per_token if per_token else 0.0)
+
+    def describe(self) -> str:
+        return f"eval: {self.padded:,} padded tokens, one forward pass (2N+attention FLOPs)"
 
 
 def declared(
@@ -156,6 +183,7 @@ def _prior(
     gpus: int,
     params: EnergyParams,
     flops: float,
+    extra: _Evaluation,
 ) -> Estimate:
     if hardware.kind == "gpu":
         utilisation = gpu_utilisation(info.non_embedding)
@@ -163,7 +191,9 @@ def _prior(
     else:
         utilisation = CPU_UTILISATION
         throughput = hardware.peak() * utilisation
-    training = (flops / throughput if throughput else 0.0) + count.batches * STEP_OVERHEAD_S[
+    flops += extra.flops  # an eval batch is charged a step's overhead too
+    batches = count.batches + extra.batches
+    training = (flops / throughput if throughput else 0.0) + batches * STEP_OVERHEAD_S[
         hardware.kind
     ]
     startup = STARTUP_S[hardware.kind]
@@ -173,7 +203,7 @@ def _prior(
         f"prior: {info.flops_rule} x {count.padded:,} padded tokens at {utilisation:.0%} of"
         f" {hardware.name} dense {hardware.precision} peak,"
         f" {STEP_OVERHEAD_S[hardware.kind] * 1000:g} ms a step, {startup:g} s start-up"
-    )
+    ) + (f"; {extra.describe()}" if extra.padded else "")
     parts = (
         gpu_w * training,
         cpu_w * training + params.cpu_watts_per_core * startup,
@@ -186,9 +216,15 @@ def _prior(
 
 
 def _calibrated(
-    count: TokenCount, hardware: Hardware, params: EnergyParams, flops: float, cal: Calibration
+    count: TokenCount,
+    hardware: Hardware,
+    params: EnergyParams,
+    flops: float,
+    cal: Calibration,
+    extra: _Evaluation,
 ) -> Estimate:
-    x = float(count.padded) if cal.x == "tokens" else flops
+    flops += extra.flops
+    x = float(count.padded) + extra.training_tokens if cal.x == "tokens" else flops
     seconds = max(cal.seconds(x), 0.0)
     it_j = max(cal.joules(x), 0.0)
     gpu_j = it_j * cal.gpu_share

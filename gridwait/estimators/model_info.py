@@ -42,6 +42,11 @@ class ModelInfo:
             return 6.0 * self.non_embedding + attention
         return 4.0 * self.non_embedding + 6.0 * self.trainable + attention
 
+    def forward_flops_per_token(self, context: float) -> float:
+        """FLOPs per token of a forward pass alone (evaluation): 2N + 2 x layers x context x
+        hidden (Kaplan et al. 2020, table 1)."""
+        return 2.0 * self.non_embedding + 2.0 * self.layers * context * self.hidden
+
     @property
     def flops_rule(self) -> str:
         if self.trainable is None:

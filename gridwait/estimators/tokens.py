@@ -13,13 +13,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from gridwait.errors import EstimateError, first_line
 from gridwait.estimators.batching import IntArray, Policy, TokenCount, count_tokens
 from gridwait.estimators.data import read_examples
+
+if TYPE_CHECKING:
+    from gridwait.spec import DatasetSpec
 
 CHUNK = 10_000
 Progress = Callable[[int, int], None]
@@ -39,6 +42,13 @@ class DatasetRef:
     label_column: str | None = "label"
     limit: int | None = None
     split: str = "train"
+
+
+def dataset_ref(data: DatasetSpec, source: str, task: str) -> DatasetRef:
+    """What the token counter and the worker read of a spec's `data`, found at `source`
+    (an absolute path or hub:ID); labels only when classifying."""
+    label = data.label_column if task == "sequence-classification" else None
+    return DatasetRef(source, data.text_column, label, data.limit, data.split)
 
 
 def model_path(model: str) -> str:

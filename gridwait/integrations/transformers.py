@@ -48,6 +48,10 @@ GRIDWAIT_GRACE_SECONDS
     others are done. GridwaitCallback(exit_on_suspend=False) leaves the exit to the
     script: `if callback.suspended: sys.exit(EXIT_SUSPENDED)`.
 
+gridwait's own fine-tune trains with this callback too, in the worker's process: it passes
+`env` (no result file: the worker reads `tally` itself) and `stop`, an Event the worker
+sets at the segment's end, in place of the SIGTERM handler.
+
 Counting tokens. A callback sees no batches, so on_train_begin hooks the model's forward
 (a forward pre-hook) and counts the inputs of every pass made in training mode with
 gradients on: each micro-batch of a gradient-accumulation step once, every epoch, and
@@ -120,6 +124,12 @@ class GridwaitEnv:
             status_file=Path(status) if status else None,
         )
 
+    @classmethod
+    def inside(cls, status_file: Path | None) -> GridwaitEnv:
+        """The worker's own fine-tune, which trains in the worker's process: no result
+        file (the worker reads the callback itself)."""
+        return cls(run_id="worker", job_id=None, result_file=None, status_file=status_file)
+
 
 def resume_checkpoint(output_dir: str | os.PathLike[str]) -> str | None:
     """The checkpoint to resume from: when GRIDWAIT_RESUME is "1", the checkpoint-N folder
@@ -166,11 +176,20 @@ class GridwaitCallback(TrainerCallback):
     """Reports progress and tokens to the gridwait worker, adds its energy to the logs, and
     checkpoints and exits with code 75 on SIGTERM; does nothing outside gridwait."""
 
-    def __init__(self, exit_on_suspend: bool = True) -> None:
+    def __init__(
+        self,
+        exit_on_suspend: bool = True,
+        *,
+        env: GridwaitEnv | None = None,
+        stop: threading.Event | None = None,
+    ) -> None:
         """`exit_on_suspend=False`: after a suspension trainer.train() returns, and the
-        script must exit with EXIT_SUSPENDED itself (see `suspended`)."""
-        self.env = GridwaitEnv.from_environ(os.environ)
+        script must exit with EXIT_SUSPENDED itself (see `suspended`). `env`: instead of
+        the process environment's. `stop`: checkpoint and stop when it is set, instead of
+        on SIGTERM (the worker's own fine-tune, whose process handles the signals)."""
+        self.env = env if env is not None else GridwaitEnv.from_environ(os.environ)
         self.exit_on_suspend = exit_on_suspend
+        self.stop = stop
         self.tally = Tally()
         self.suspended = False
         """Training stopped on SIGTERM before its last step."""
@@ -198,7 +217,8 @@ class GridwaitCallback(TrainerCallback):
             self._hook.remove()
         if model is not None:
             self._hook = model.register_forward_pre_hook(self.tally.count, with_kwargs=True)
-        if threading.current_thread() is threading.main_thread() and not self._handling:
+        main = threading.current_thread() is threading.main_thread()
+        if self.stop is None and main and not self._handling:
             self._previous_handler = signal.signal(signal.SIGTERM, self._on_sigterm)
             self._handling = True
 
@@ -214,7 +234,8 @@ class GridwaitCallback(TrainerCallback):
                 "gridwait: a step ran, but no training forward pass of the model this callback"
                 " was given (is it the one trained? with model_init it is not): tokens stay 0"
             )
-        if self._signalled and state.global_step < state.max_steps:
+        stopped = self._signalled or (self.stop is not None and self.stop.is_set())
+        if stopped and state.global_step < state.max_steps:
             if not self.suspended:
                 log.info("gridwait: SIGTERM; checkpointing at step %d", state.global_step)
             self.suspended = True
@@ -291,10 +312,16 @@ def attach(trainer: Trainer) -> GridwaitCallback:
     integrations log gridwait's keys, and its exit on suspension after all of them, so that
     they finish first (TensorBoard, for one, flushes its files in on_train_end)."""
     callback = GridwaitCallback(exit_on_suspend=False)
-    trainer.callback_handler.callbacks.insert(0, callback)
+    put_first(trainer, callback)
     if callback.env is not None:
         trainer.add_callback(_ExitWhenSuspended(callback))
     return callback
+
+
+def put_first(trainer: Trainer, callback: TrainerCallback) -> None:
+    """Make `callback` the first of `trainer`'s: Trainer runs its report_to integrations
+    before the callbacks given to it, so they would not see the keys it adds to the logs."""
+    trainer.callback_handler.callbacks.insert(0, callback)
 
 
 def read_status(path: Path) -> dict[str, float]:

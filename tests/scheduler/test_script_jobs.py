@@ -1,5 +1,6 @@
 """Script jobs end to end on the real service (`gridwait run --clock sim:F`): the
-researcher's own command planned, started, measured and accounted like a built-in job."""
+researcher's own command planned, started, measured and accounted like a built-in job;
+and the built-in job's LoRA example with its eval set and gradient accumulation."""
 
 from __future__ import annotations
 
@@ -106,3 +107,29 @@ def test_the_example_script_reports_the_estimated_tokens(
     assert run["counterfactual_g"] is not None and run["saving_g"] is not None
     log = Path(run["log_path"]).read_text()
     assert "gridwait/energy_kwh" in log  # the Trainer's own log lines carry the energy
+
+
+def test_the_lora_example_trains_adapters_and_stores_its_eval(
+    cli: Cli, env: Path, tmp_path: Path
+) -> None:
+    """config/lora.example.toml as shipped: LoRA adapters, two batches a step, and an eval
+    set whose loss and accuracy end up on the run and in `gridwait show`."""
+    settings_file(tmp_path, flat_trace(tmp_path))
+    example = Path(__file__).resolve().parents[2] / "config" / "lora.example.toml"
+    estimate = json.loads(cli("estimate", example, "--json").out)
+    assert "LoRA" in estimate["method"] and "eval: " in estimate["method"]
+    assert estimate["steps"] == 15  # 480 examples in 30 batches of 16, two a step
+    submitted = cli("submit", example)
+    assert submitted.code == 0, submitted.err
+    done = service(env, "--until-idle", "--clock", "sim:60", "--timeout", "300")
+    assert done.returncode == 0, done.stderr[-3000:]
+    [job] = rows(env, "SELECT * FROM jobs")
+    runs = rows(env, "SELECT * FROM runs ORDER BY id")
+    last = runs[-1]
+    assert last["state"] == "succeeded", Path(last["log_path"]).read_text()[-3000:]
+    assert last["steps"] == last["total_steps"] == 15
+    assert sum(r["tokens_padded"] or 0 for r in runs) == job["est_tokens_padded"]
+    assert last["eval_examples"] == 120
+    assert last["eval_loss"] > 0 and 0 <= last["eval_accuracy"] <= 1
+    shown = json.loads(cli("show", "1", "--json").out)
+    assert shown["runs"][-1]["eval_accuracy"] == last["eval_accuracy"]

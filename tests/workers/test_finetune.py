@@ -1,12 +1,17 @@
 """The fine-tune trains on exactly the tokens the estimator counted, and a job split by
-a suspend ends with the same optimizer steps as an uninterrupted one (slow: real
-fine-tunes); the Trainer's parts, one by one (fast)."""
+a suspend ends with the same optimizer steps as an uninterrupted one; gradient
+accumulation, the eval set and the energy in its logs (slow: real fine-tunes); the
+Trainer's parts, one by one (fast)."""
 
 from __future__ import annotations
 
+import json
+import math
 import threading
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -81,6 +86,33 @@ def test_suspend_and_resume_end_with_the_same_steps(tiny_model: Path, tmp_path: 
     assert first.tokens_padded + second.tokens_padded == whole.tokens_padded
 
 
+@pytest.mark.slow
+def test_accumulation_eval_and_the_energy_in_the_logs(
+    tiny_model: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Two batches a step: half the optimizer steps, the same tokens. The eval set is
+    evaluated once at the end on the tokens the estimator counts for it. The callback puts
+    the worker's energy in the logs the integrations (here the console's) receive."""
+    held_out = DatasetRef(str(DEMO), limit=40)
+    spec = replace(job(tiny_model, epochs=1), accumulation=2, eval=held_out)
+    status = tmp_path / "status.json"
+    status.write_text(json.dumps({"energy_kwh": 0.25, "emissions_g": 12.5}))
+    result = finetune(spec, tmp_path / "ckpt", threading.Event(), status_file=status)
+    count = count_job_tokens(str(tiny_model), spec.data, 48, 16, 1, spec.padding, 7)
+    assert count.batches == 8  # 120 examples in batches of 16
+    assert result.steps == result.total_steps == math.ceil(count.batches / 2) == 4
+    assert (result.tokens_real, result.tokens_padded) == (count.real, count.padded)
+    evaluation = result.evaluation
+    assert evaluation is not None and evaluation.examples == 40
+    eval_count = count_job_tokens(str(tiny_model), held_out, 48, 16, 1, spec.padding, 7)
+    assert evaluation.tokens_padded == eval_count.padded  # what the estimate charges
+    assert evaluation.loss is not None and math.isfinite(evaluation.loss)
+    assert evaluation.accuracy is not None and 0 <= evaluation.accuracy <= 1
+    logged = capfd.readouterr().out
+    assert "'gridwait/energy_kwh': '0.25'" in logged  # the console prints them as text
+    assert "'gridwait/emissions_g': '12.5'" in logged
+
+
 # ---- the Trainer's parts ------------------------------------------------------------------
 
 
@@ -118,12 +150,13 @@ def test_last_epoch_counts_only_the_last_epoch() -> None:
     from gridwait.workers.trainer import LastEpoch
 
     metrics = LastEpoch(from_step=2)
-    inputs = {"labels": torch.tensor([1, 0])}
+    inputs = {"labels": torch.tensor([1, 0]), "input_ids": torch.zeros((2, 5))}
     logits = {"logits": torch.tensor([[0.0, 1.0], [0.0, 1.0]])}  # predicts 1, 1
     metrics.add(1, 9.0, logits, inputs, classify=True)  # the first epoch: not counted
     metrics.add(2, 1.0, logits, inputs, classify=True)
     metrics.add(3, float("nan"), logits, inputs, classify=True)  # a NaN loss is skipped
     assert metrics.loss() == 1.0 and metrics.accuracy() == 0.5
+    assert metrics.padded == 2 * 10  # two batches of 2 x 5 positions
     assert LastEpoch(0).loss() is None and LastEpoch(0).accuracy() is None
 
 
@@ -131,13 +164,16 @@ def test_last_epoch_counts_only_the_last_epoch() -> None:
     ("stop", "step", "stops"),
     [(False, 3, False), (True, 3, True), (True, 10, False)],  # the last step needs no checkpoint
 )
-def test_stop_on_signal_saves_and_stops_mid_run(stop: bool, step: int, stops: bool) -> None:
-    from gridwait.workers.trainer import StopOnSignal
+def test_the_stop_event_saves_and_stops_mid_run(stop: bool, step: int, stops: bool) -> None:
+    """The worker's own fine-tune stops through the callback's `stop`, not SIGTERM."""
+    from gridwait.integrations.transformers import GridwaitCallback, GridwaitEnv
 
     event = threading.Event()
     if stop:
         event.set()
-    control = SimpleNamespace(should_save=False, should_training_stop=False)
-    state = SimpleNamespace(global_step=step, max_steps=10)
-    assert StopOnSignal(event).on_step_end(None, state, control) is control
+    control: Any = SimpleNamespace(should_save=False, should_training_stop=False)
+    state: Any = SimpleNamespace(global_step=step, max_steps=10)
+    callback = GridwaitCallback(env=GridwaitEnv.inside(None), stop=event)
+    callback.on_step_end(None, state, control)  # type: ignore[arg-type]
     assert control.should_save is stops and control.should_training_stop is stops
+    assert callback.suspended is stops

@@ -8,14 +8,18 @@ import json
 import sys
 import textwrap
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from gridwait.app.deps import Deps
 from gridwait.app.runs import LocalReporter
 from gridwait.clock import SystemClock
 from gridwait.config import Settings
+from gridwait.estimators.tokens import DatasetRef, count_job_tokens
 from gridwait.spec import JobSpec, resolve
 from gridwait.states import JobState
 from gridwait.store.engine import Store
@@ -23,7 +27,7 @@ from gridwait.store.jobs import add_job, transition
 from gridwait.store.runs import claim
 from gridwait.workers.reporter import MeterSettings, Ticket
 from gridwait.workers.runner import EXIT, run_worker
-from gridwait.workers.script import command_of, run_script
+from gridwait.workers.script import command_of, files_of, read_report, run_script
 from tests.conftest import T0
 
 # Counts to STEPS, one step every 20 ms, keeping its count in state.txt; on SIGTERM it
@@ -216,3 +220,41 @@ def test_the_worker_measures_the_script_and_records_its_tally(tmp_path: Path) ->
     assert done.energy_cpu_j is not None and done.energy_cpu_j >= 0.8 * 10.0  # >= 0.8 CPU-s
     status = json.loads((settings.job_dir(job.id) / f"run-{run.id}.status.json").read_text())
     assert status["energy_kwh"] > 0
+
+
+@pytest.mark.slow
+def test_the_example_script_suspended_and_resumed_ends_at_the_same_step(tmp_path: Path) -> None:
+    """examples/train_script.py (a real Trainer with GridwaitCallback) through the worker's
+    run_script: the segment ends mid-training (SIGTERM), the script checkpoints and exits
+    75, and the next segment (GRIDWAIT_RESUME=1, same folders) ends at the optimizer step an
+    uninterrupted run ends at, having trained on the same tokens in all."""
+    root = Path(__file__).resolve().parents[2]
+    argv = ["python", str(root / "examples" / "train_script.py"), "--limit", "48"]
+    argv += ["--epochs", "3", "--max-length", "16", "--batch-size", "8", "--save-steps", "100"]
+    data = {"path": str(root / "gridwait" / "data" / "demo_reviews.csv"), "limit": 48}
+    spec = {"command": argv, "duration": None, "model": "builtin:minilm", "dataset": data}
+    first_ticket = ticket(tmp_path, **spec)
+    result_file = files_of(first_ticket)[0]
+    result_file.parent.mkdir(parents=True, exist_ok=True)
+    stop = threading.Event()
+
+    def stop_after_two_steps() -> None:
+        while not stop.is_set():
+            report = read_report(result_file)
+            if report and report.get("steps", 0) >= 2:
+                stop.set()
+            time.sleep(0.05)
+
+    threading.Thread(target=stop_after_two_steps, daemon=True).start()
+    first = run_script(first_ticket, stop)
+    stop.set()
+    assert first.state == "suspended", first.error
+    assert first.report is not None and 2 <= first.report["steps"] < first.report["total_steps"]
+    second = run_script(ticket(tmp_path, segment=1, **spec), threading.Event())
+    assert second.state == "succeeded", second.error
+    assert second.report is not None
+    assert second.report["steps"] == second.report["total_steps"] == 18  # 3 epochs x 6 steps
+    count = count_job_tokens("builtin:minilm", DatasetRef(data["path"], limit=48), 16, 8, 3,
+                             "max", 42)  # fmt: skip
+    trained = first.report["tokens_padded"] + second.report["tokens_padded"]
+    assert trained == count.padded  # what one uninterrupted run trains on
