@@ -164,7 +164,16 @@ def _describe(job: JobView) -> list[str]:
             f"  run {r.id} [{r.state}] {format_time(r.started_at)} -> {format_time(r.ended_at)}"
             f"  {format_kwh(r.energy_kwh)}  {format_mass(r.emissions_g)}"
         )
+        if r.eval_examples:
+            lines.append(
+                f"    eval on {r.eval_examples} examples: loss {_number(r.eval_loss)},"
+                f" accuracy {_number(r.eval_accuracy)}"
+            )
     return lines
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3g}"
 
 
 def cancel(ctx: typer.Context, job_id: JobId) -> None:

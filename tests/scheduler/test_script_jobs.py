@@ -133,3 +133,5 @@ def test_the_lora_example_trains_adapters_and_stores_its_eval(
     assert last["eval_loss"] > 0 and 0 <= last["eval_accuracy"] <= 1
     shown = json.loads(cli("show", "1", "--json").out)
     assert shown["runs"][-1]["eval_accuracy"] == last["eval_accuracy"]
+    text = cli("show", "1").out
+    assert f"eval on 120 examples: loss {last['eval_loss']:.3g}" in text
