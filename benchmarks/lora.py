@@ -42,7 +42,7 @@ def estimate(tmp: Path, limit: int, max_length: int, method: str) -> dict[str, A
     )
     deps = Deps(Settings(db=tmp / f"{method}.db"), SystemClock())
     try:
-        est, _ = estimate_job(deps, EstimateInput.from_spec(spec, MODEL, str(DEMO)))
+        est, _ = estimate_job(deps, EstimateInput.from_spec(spec, MODEL, str(DEMO), None))
     finally:
         deps.close()
     return {

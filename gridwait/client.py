@@ -98,7 +98,7 @@ def _body(spec: JobSpec) -> dict[str, Any]:
         data = getattr(spec, field)
         if data is not None and field in spec.model_fields_set:
             body[field] = data.model_dump(mode="json", exclude_unset=True)
-            if data.path is not None:  # made absolute by model_copy, which leaves it "unset"
+            if data.path is not None:  # the absolute path, whatever the dump left out
                 body[field]["path"] = data.path
     if spec.kind == "script" and spec.workdir is not None:
         body["workdir"] = spec.workdir

@@ -45,8 +45,9 @@ class EstimateInput:
 
     @classmethod
     def from_spec(
-        cls, spec: JobSpec, model: str, dataset: str, eval_dataset: str | None = None
+        cls, spec: JobSpec, model: str, dataset: str, eval_dataset: str | None
     ) -> EstimateInput:
+        """`eval_dataset`: where the spec's [eval] set is (None when it has none)."""
         assert spec.dataset is not None, "a job without a dataset is estimated from its duration"
         return cls(
             model=model,
@@ -77,7 +78,7 @@ def history(store: Store) -> list[Observation]:
                 model=str(r["model"]),
                 hardware=str(r["hardware"]),
                 precision=str(r["precision"]),
-                tokens_padded=int(r["tokens_padded"]),
+                tokens_padded=training_tokens(r),
                 flops=float(r["flops"] or 0.0),
                 seconds=float(r["duration_s"]),
                 joules=joules,
@@ -90,6 +91,16 @@ def history(store: Store) -> list[Observation]:
 
 Progress = Callable[[int, int], None]
 """Called with (examples done, examples in all) while tokens are counted."""
+
+
+def training_tokens(run: dict[str, object]) -> int:
+    """The run's padded tokens plus its eval passes as the training tokens of the same
+    FLOPs, as `estimate` charges them: a run measured with its eval is fitted whole."""
+    tokens, flops = int(str(run["tokens_padded"])), float(str(run["flops"] or 0.0))
+    eval_flops = float(str(run.get("eval_flops") or 0.0))
+    if not eval_flops or flops <= eval_flops:
+        return tokens
+    return round(tokens * flops / (flops - eval_flops))
 
 
 def estimate_job(

@@ -130,6 +130,7 @@ def finish_run(deps: Deps, run_id: int, outcome: Outcome) -> None:
             eval_examples=r.eval_examples,
             eval_loss=r.eval_loss,
             eval_accuracy=r.eval_accuracy,
+            eval_flops=r.eval_flops,
         )
     with deps.store().write() as session:
         if not end(session, run_id, RunState(outcome.state), values):

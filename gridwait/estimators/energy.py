@@ -98,8 +98,8 @@ def estimate(  # noqa: PLR0913  (the evaluation rides with the training it follo
     evaluation: TokenCount | None = None,
 ) -> Estimate:
     """`evaluation`: the eval set's tokens, one forward pass each after training, charged
-    at the training's rate per FLOP (a forward pass is about a third of a training step's
-    FLOPs)."""
+    at the training's rate per FLOP (a forward pass costs a third of a full fine-tune's
+    training FLOPs a token, about half of a LoRA one's)."""
     per_token = info.flops_per_token(count.mean_padded_length)
     flops = per_token * count.padded
     extra = _Evaluation.of(evaluation, info, per_token)

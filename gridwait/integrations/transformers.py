@@ -174,7 +174,8 @@ class Tally:
 
 class GridwaitCallback(TrainerCallback):
     """Reports progress and tokens to the gridwait worker, adds its energy to the logs, and
-    checkpoints and exits with code 75 on SIGTERM; does nothing outside gridwait."""
+    checkpoints and exits with code 75 on SIGTERM (or when `stop` is set); does nothing
+    outside gridwait."""
 
     def __init__(
         self,
@@ -192,7 +193,7 @@ class GridwaitCallback(TrainerCallback):
         self.stop = stop
         self.tally = Tally()
         self.suspended = False
-        """Training stopped on SIGTERM before its last step."""
+        """Training stopped on SIGTERM (or `stop`) before its last step."""
         self.final_loss: float | None = None
         self._train_loss: float | None = None
         self._signalled = False
@@ -237,7 +238,7 @@ class GridwaitCallback(TrainerCallback):
         stopped = self._signalled or (self.stop is not None and self.stop.is_set())
         if stopped and state.global_step < state.max_steps:
             if not self.suspended:
-                log.info("gridwait: SIGTERM; checkpointing at step %d", state.global_step)
+                log.info("gridwait: stopping; checkpointing at step %d", state.global_step)
             self.suspended = True
             control.should_log = True
             control.should_save = True

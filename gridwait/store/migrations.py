@@ -224,9 +224,11 @@ _V5 = [
     "CREATE UNIQUE INDEX ux_runs_token ON runs (token_hash) WHERE token_hash IS NOT NULL",
 ]
 
-# 6: a fine-tune's eval set: its size, loss and accuracy on the run that finished training.
+# 6: a fine-tune's eval set: its size, loss and accuracy on the run that finished training,
+#    and the FLOPs of its forward passes (part of `flops`; calibration needs them apart).
 _V6 = [
     "ALTER TABLE runs ADD COLUMN eval_examples INTEGER",
+    "ALTER TABLE runs ADD COLUMN eval_flops REAL",
     "ALTER TABLE runs ADD COLUMN eval_loss REAL",
     "ALTER TABLE runs ADD COLUMN eval_accuracy REAL",
 ]

@@ -101,9 +101,13 @@ class Run(SQLModel, table=True):
     final_loss: float | None = None
     accuracy: float | None = None
     eval_examples: int | None = None
+    """Examples of the [eval] set, evaluated once training finished."""
     eval_loss: float | None = None
+    """Trainer's eval_loss on them."""
     eval_accuracy: float | None = None
-    """On the held-out [eval] set, once training finished."""
+    """Share of them classified right (classification only)."""
+    eval_flops: float | None = None
+    """FLOPs of their forward passes: part of `flops`."""
     hardware: str | None = None
     precision: str | None = None
     model_params: int | None = None

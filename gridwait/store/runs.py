@@ -19,7 +19,7 @@ def runs_of(session: Session, job_id: int) -> Sequence[Run]:
 
 _MEASURED = text(
     "SELECT jobs.model, runs.hardware, runs.precision, runs.tokens_padded, runs.flops,"
-    " runs.duration_s, runs.energy_it_j, runs.energy_gpu_j, runs.energy_cpu_j"
+    " runs.duration_s, runs.energy_it_j, runs.energy_gpu_j, runs.energy_cpu_j, runs.eval_flops"
     " FROM runs JOIN jobs ON jobs.id = runs.job_id"
     f" WHERE runs.state = '{RunState.SUCCEEDED}' AND runs.duration_s IS NOT NULL"
     " AND runs.energy_it_j IS NOT NULL AND runs.tokens_padded IS NOT NULL"

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from gridwait.errors import EstimateError
 from gridwait.estimators.batching import IntArray, Policy, plan_batches
 from gridwait.estimators.data import label_ids, read_examples
 from gridwait.estimators.tokens import DatasetRef, encode, load_tokenizer, model_path
@@ -80,12 +81,15 @@ class FinetuneResult:
 
 @dataclass(frozen=True)
 class Evaluation:
+    """The eval set's metrics: one forward pass over it after training."""
+
     examples: int
     loss: float | None
     """Trainer's eval_loss: the batches' mean losses weighted by their examples."""
     accuracy: float | None
-    """Classification only; an eval label never seen in training counts as wrong."""
+    """Classification only."""
     tokens_padded: int
+    """Tokens (padding included) of the eval passes, for their FLOPs."""
 
 
 def latest_checkpoint(directory: Path) -> Path | None:
@@ -119,8 +123,14 @@ class _Prepared:
     batches: list[IntArray]
     labels: list[int]
     classify: bool
-    mapping: dict[str, int]
-    """Label text -> id, for the eval set's labels."""
+    eval: _EvalSet | None
+    """Read before training, so that a bad eval set fails the run before it trains."""
+
+
+@dataclass(frozen=True)
+class _EvalSet:
+    rows: list[dict[str, Any]]
+    batches: list[IntArray]
 
 
 def finetune(
@@ -163,9 +173,10 @@ def finetune(
     if suspended:
         checkpoint = str(latest_checkpoint(work_dir) or "")
     else:
-        evaluation = _evaluate(trainer, job, data) if job.eval is not None else None
-        if model_out is not None:
+        if model_out is not None:  # first: the training is kept whatever the eval does
             trainer.save_model(str(model_out))
+        if data.eval is not None:
+            evaluation = _evaluate(trainer, job, data.eval)
     return FinetuneResult(
         steps=done,
         total_steps=steps,
@@ -187,18 +198,20 @@ def finetune(
 def _prepare(job: FinetuneJob) -> _Prepared:
     tokenizer = load_tokenizer(job.model)
     ids, texts_labels = _encoded(job, job.data, tokenizer)
-    lengths = np.array([len(x) for x in ids], dtype=np.int64)
-    batches = plan_batches(lengths, job.batch_size, job.padding, job.seed, job.epochs)
+    batches = _batches(job, ids, job.epochs)
     classify = job.task == "sequence-classification"
     labels: list[int] = []
     mapping: dict[str, int] = {}
     if classify:
         assert texts_labels is not None
         labels, mapping = label_ids(texts_labels)
-    return _Prepared(tokenizer, ids, batches, labels, classify, mapping)
+    held_out = _eval_set(job, tokenizer, mapping if classify else None)
+    return _Prepared(tokenizer, ids, batches, labels, classify, held_out)
 
 
-def _encoded(job: FinetuneJob, data: DatasetRef, tokenizer: Any) -> tuple[list[list[int]], Any]:
+def _encoded(
+    job: FinetuneJob, data: DatasetRef, tokenizer: Any
+) -> tuple[list[list[int]], list[Any] | None]:
     """`data`'s token ids, as the estimator counted them, and its labels."""
     examples = read_examples(
         data.dataset, data.text_column, data.label_column, data.limit, data.split
@@ -206,22 +219,39 @@ def _encoded(job: FinetuneJob, data: DatasetRef, tokenizer: Any) -> tuple[list[l
     return encode(tokenizer, examples.texts, job.max_length), examples.labels
 
 
-def _evaluate(trainer: Any, job: FinetuneJob, data: _Prepared) -> Evaluation:
-    """One forward pass over the eval set, batched as the estimator counted it (one epoch,
-    the training's batch size and padding policy)."""
-    from gridwait.workers.trainer import IGNORE
-
-    assert job.eval is not None
-    ids, labels = _encoded(job, job.eval, data.tokenizer)
+def _batches(job: FinetuneJob, ids: list[list[int]], epochs: int) -> list[IntArray]:
     lengths = np.array([len(x) for x in ids], dtype=np.int64)
-    batches = plan_batches(lengths, job.batch_size, job.padding, job.seed, 1)
-    known = [data.mapping.get(str(x), IGNORE) for x in labels] if data.classify else []
+    return plan_batches(lengths, job.batch_size, job.padding, job.seed, epochs)
+
+
+def _eval_set(job: FinetuneJob, tokenizer: Any, mapping: dict[str, int] | None) -> _EvalSet | None:
+    """The eval set batched as the estimator counted it (one epoch, the training's batch
+    size and padding policy), its labels as the training's ids. EstimateError for a label
+    the training never saw: the model has no class for it."""
+    if job.eval is None:
+        return None
+    ids, labels = _encoded(job, job.eval, tokenizer)
+    known: list[int] = []
+    if mapping is not None:
+        assert labels is not None
+        for i, label in enumerate(labels):
+            if str(label) not in mapping:
+                raise EstimateError(
+                    f"eval: label {str(label)!r} (example {i + 1}) is not among the training"
+                    f" labels ({', '.join(sorted(mapping))})"
+                )
+            known.append(mapping[str(label)])
     rows = [{"input_ids": x, "label": known[i] if known else 0} for i, x in enumerate(ids)]
-    loss, metrics = trainer.evaluate_planned(rows, batches)
+    return _EvalSet(rows, _batches(job, ids, 1))
+
+
+def _evaluate(trainer: Any, job: FinetuneJob, held_out: _EvalSet) -> Evaluation:
+    """One forward pass over the eval set."""
+    loss, metrics = trainer.evaluate_planned(held_out.rows, held_out.batches)
     return Evaluation(
-        examples=len(rows),
+        examples=len(held_out.rows),
         loss=loss,
-        accuracy=metrics.accuracy() if data.classify else None,
+        accuracy=metrics.accuracy() if job.task == "sequence-classification" else None,
         tokens_padded=metrics.padded,
     )
 
@@ -265,7 +295,7 @@ def _plan(job: FinetuneJob, data: _Prepared, pad: int) -> Plan:
         batches=data.batches,
         collate=Collator(pad, job.max_length if job.padding == "max" else None, data.classify),
         classify=data.classify,
-        metrics=LastEpoch((steps - steps // job.epochs) // job.accumulation),
+        metrics=LastEpoch(steps - steps // job.epochs),  # the last epoch's first batch
     )
 
 

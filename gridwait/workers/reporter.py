@@ -99,9 +99,13 @@ class TrainingResult(_Message):
     flops: float
     """FLOPs of the tokens this run processed: training, and the eval set's forward pass."""
     eval_examples: int | None = None
+    """Examples of the [eval] set (built-in fine-tunes), evaluated once training finished."""
     eval_loss: float | None = None
+    """Trainer's eval_loss on them."""
     eval_accuracy: float | None = None
-    """The eval set's, once training finished (built-in fine-tunes with an [eval] set)."""
+    """Share classified right (classification only)."""
+    eval_flops: float | None = None
+    """FLOPs of the eval passes, included in `flops`."""
 
 
 class Outcome(_Message):

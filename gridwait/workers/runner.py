@@ -186,10 +186,11 @@ def _training(
         info = replace(info, trainable=result.trainable_params)
     width = result.tokens_padded / result.examples if result.examples else 0.0
     flops = info.flops_per_token(width) * result.tokens_padded
-    evaluation = result.evaluation
+    evaluation, eval_flops = result.evaluation, None
     if evaluation is not None and evaluation.examples:  # its forward passes, as estimated
         eval_width = evaluation.tokens_padded / evaluation.examples
-        flops += info.forward_flops_per_token(eval_width) * evaluation.tokens_padded
+        eval_flops = info.forward_flops_per_token(eval_width) * evaluation.tokens_padded
+        flops += eval_flops
     return TrainingResult(
         tokens_real=result.tokens_real,
         tokens_padded=result.tokens_padded,
@@ -205,4 +206,5 @@ def _training(
         eval_examples=evaluation.examples if evaluation else None,
         eval_loss=evaluation.loss if evaluation else None,
         eval_accuracy=evaluation.accuracy if evaluation else None,
+        eval_flops=eval_flops,
     )

@@ -190,6 +190,7 @@ def read_report(path: Path) -> dict[str, Any] | None:
 
 def write_status(path: Path, energy_kwh: float, emissions_g: float | None) -> None:
     """Atomically, so the child never reads half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)  # a remote worker's job folder is new
     temporary = path.with_suffix(".tmp")
     temporary.write_text(json.dumps({"energy_kwh": energy_kwh, "emissions_g": emissions_g}))
     os.replace(temporary, path)

@@ -58,18 +58,19 @@ class Collator:
 
 
 class LastEpoch:
-    """Loss and accuracy over the batches from optimizer step `from_step` on (0: all)."""
+    """Loss and accuracy over the batches from batch `from_batch` on (0: all)."""
 
-    def __init__(self, from_step: int) -> None:
-        self.from_step = from_step
+    def __init__(self, from_batch: int) -> None:
+        self.from_batch = from_batch
         self.losses: list[float] = []
         self.correct = 0
         self.seen = 0
         self.padded = 0
         """Positions (tokens with padding) of the batches seen."""
 
-    def add(self, step: int, loss: float, outputs: Any, inputs: Any, classify: bool) -> None:
-        if step < self.from_step:
+    def add(self, batch: int, loss: float, outputs: Any, inputs: Any, classify: bool) -> None:
+        """`batch`: its index in the plan; `loss`: its mean over the batch's own items."""
+        if batch < self.from_batch:
             return
         self.losses.append(loss)
         self.padded += int(inputs["input_ids"].numel())
@@ -93,7 +94,8 @@ class Plan:
     rows: list[dict[str, Any]]
     """One {"input_ids", "label"} per example: a map-style dataset for the DataLoader."""
     batches: Sequence[IntArray]
-    """Row indices of each optimizer step, all epochs, in order (the estimator's plan)."""
+    """Row indices of each batch, all epochs, in order (the estimator's plan); an optimizer
+    step takes `gradient_accumulation_steps` of them."""
     collate: Collator
     classify: bool
     metrics: LastEpoch
@@ -106,7 +108,14 @@ class PlannedTrainer(Trainer):
     def __init__(self, plan: Plan, **kwargs: Any) -> None:
         self.plan = plan
         self._eval: tuple[list[dict[str, Any]], Sequence[IntArray], LastEpoch] | None = None
+        self._batch: int | None = None
+        """Index in the plan of the next batch trained on."""
         super().__init__(train_dataset=plan.rows, data_collator=plan.collate, **kwargs)
+        if plan.classify:
+            # A sequence classifier takes **kwargs, so Trainer believes it divides its loss
+            # by the accumulated step's items, but it returns the batch's mean: let Trainer
+            # divide by the accumulation steps, or the gradient and logged loss are A x.
+            self.loss_is_scaled_for_ga = False
 
     def get_train_dataloader(self) -> Any:
         return self._loader(self.plan.rows, self.plan.batches)
@@ -146,8 +155,16 @@ class PlannedTrainer(Trainer):
     ) -> Any:
         loss, outputs = super().compute_loss(model, inputs, True, num_items_in_batch)
         if self._eval is not None and not model.training:
-            metrics, step = self._eval[2], 0
+            metrics, batch = self._eval[2], 0
         else:
-            metrics, step = self.plan.metrics, self.state.global_step
-        metrics.add(step, float(loss.detach()), outputs, inputs, self.plan.classify)
+            if self._batch is None:  # a resumed run skipped the batches of its steps done
+                self._batch = self.state.global_step * self.args.gradient_accumulation_steps
+            metrics, batch = self.plan.metrics, self._batch
+            self._batch += 1
+        mean = float(loss.detach())
+        if not self.plan.classify and num_items_in_batch is not None:
+            # a causal LM divides its batch's summed loss by the items of the whole step
+            own = int((inputs["labels"][..., 1:] != IGNORE).sum())
+            mean = mean * float(num_items_in_batch) / own if own else mean
+        metrics.add(batch, mean, outputs, inputs, self.plan.classify)
         return (loss, outputs) if return_outputs else loss

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from gridwait.errors import EstimateError
 from gridwait.estimators.batching import Policy
 from gridwait.estimators.tokens import DatasetRef, count_job_tokens
 from gridwait.workers.finetune import FinetuneJob, finetune, latest_checkpoint
@@ -95,11 +97,12 @@ def test_accumulation_eval_and_the_energy_in_the_logs(
     the worker's energy in the logs the integrations (here the console's) receive."""
     held_out = DatasetRef(str(DEMO), limit=40)
     spec = replace(job(tiny_model, epochs=1), accumulation=2, eval=held_out)
+    spec = replace(spec, data=DatasetRef(str(DEMO), limit=112))
     status = tmp_path / "status.json"
     status.write_text(json.dumps({"energy_kwh": 0.25, "emissions_g": 12.5}))
     result = finetune(spec, tmp_path / "ckpt", threading.Event(), status_file=status)
     count = count_job_tokens(str(tiny_model), spec.data, 48, 16, 1, spec.padding, 7)
-    assert count.batches == 8  # 120 examples in batches of 16
+    assert count.batches == 7  # 112 examples in batches of 16: the last step has one
     assert result.steps == result.total_steps == math.ceil(count.batches / 2) == 4
     assert (result.tokens_real, result.tokens_padded) == (count.real, count.padded)
     evaluation = result.evaluation
@@ -149,7 +152,7 @@ def test_last_epoch_counts_only_the_last_epoch() -> None:
 
     from gridwait.workers.trainer import LastEpoch
 
-    metrics = LastEpoch(from_step=2)
+    metrics = LastEpoch(from_batch=2)
     inputs = {"labels": torch.tensor([1, 0]), "input_ids": torch.zeros((2, 5))}
     logits = {"logits": torch.tensor([[0.0, 1.0], [0.0, 1.0]])}  # predicts 1, 1
     metrics.add(1, 9.0, logits, inputs, classify=True)  # the first epoch: not counted
@@ -177,3 +180,67 @@ def test_the_stop_event_saves_and_stops_mid_run(stop: bool, step: int, stops: bo
     callback.on_step_end(None, state, control)  # type: ignore[arg-type]
     assert control.should_save is stops and control.should_training_stop is stops
     assert callback.suspended is stops
+
+
+@pytest.fixture(scope="module")
+def tiny_gpt(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A two-layer GPT-2 with the tiny BERT's WordPiece tokenizer."""
+    import shutil
+
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    folder = tmp_path_factory.mktemp("tiny-gpt")
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(tiny_model / name, folder / name)
+    vocab = len(json.loads((folder / "tokenizer.json").read_text())["model"]["vocab"])
+    torch.manual_seed(0)
+    config = GPT2Config(vocab_size=vocab, n_positions=64, n_embd=32, n_layer=2, n_head=2)
+    GPT2LMHeadModel(config).save_pretrained(folder)
+    return folder
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", ["sequence-classification", "causal-lm"])
+def test_accumulation_leaves_the_loss_per_item(
+    task: str,
+    tiny_model: Path,
+    tiny_gpt: Path,
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """With a learning rate too small to move the weights, three batches a step give the
+    loss one batch a step gives, both the run's stored loss and Trainer's logged
+    train_loss (what report_to receives): neither multiplied (a classifier's batch mean
+    taken as already divided by the step's items) nor divided (a causal LM's loss divided
+    by the items of the whole step)."""
+    model = tiny_model if task == "sequence-classification" else tiny_gpt
+    base = replace(
+        job(model, epochs=1), task=task, learning_rate=1e-9, data=DatasetRef(str(DEMO), limit=80)
+    )
+    one = finetune(base, tmp_path / "one", threading.Event())
+    logged_one = train_loss(capfd.readouterr().out)
+    three = finetune(replace(base, accumulation=3), tmp_path / "three", threading.Event())
+    logged_three = train_loss(capfd.readouterr().out)
+    assert (one.total_steps, three.total_steps) == (5, 2)
+    assert one.final_loss is not None and three.final_loss is not None
+    assert three.final_loss == pytest.approx(one.final_loss, rel=0.02)
+    assert logged_three == pytest.approx(logged_one, rel=0.05)
+
+
+def train_loss(console: str) -> float:
+    """The train_loss Trainer logged (its console callback prints the logs)."""
+    found = re.findall(r"'train_loss': '([0-9.]+)'", console)
+    assert found, console[-2000:]
+    return float(found[-1])
+
+
+def test_an_eval_label_the_training_never_saw_fails_before_training(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    held_out = tmp_path / "eval.csv"
+    held_out.write_text("text,label\nfine,1\nso-so,maybe\n")
+    spec = replace(job(tiny_model), eval=DatasetRef(str(held_out)))
+    with pytest.raises(EstimateError, match=r"eval: label 'maybe' \(example 2\) is not among"):
+        finetune(spec, tmp_path / "ckpt", threading.Event())
+    assert not (tmp_path / "ckpt").exists()  # nothing trained
