@@ -121,10 +121,10 @@ def report(deps: Deps, actor: Actor, by: str, which: RunFilter) -> list[ReportRo
         "project": lambda r: r["project"],
         "month": lambda r: r["started_at"].strftime("%Y-%m"),
     }[by]
-    budgets: dict[tuple[str, str], tuple[float, float]] = {}
+    budgets: dict[tuple[str, str], tuple[float, float, str]] = {}
     if by != "month":
         for b in usage(deps, actor):
-            budgets[(b.scope, b.name)] = (b.monthly_g, b.used_g + b.committed_g)
+            budgets[(b.scope, b.name)] = (b.monthly_g, b.used_g + b.committed_g, b.counts)
     scope = "user" if by == "user" else "project"
     grid = deps.settings.grid
     signals = (grid.report_provider or grid.provider, grid.provider)
@@ -164,7 +164,7 @@ def _totals(
     by: str,
     name: str,
     rows: list[dict[str, Any]],
-    budget: tuple[float, float] | None,
+    budget: tuple[float, float, str] | None,
     signals: tuple[str, str],
 ) -> ReportRow:
     compared = [r for r in rows if r["saving_g"] is not None]
@@ -197,6 +197,7 @@ def _totals(
         budget_monthly_g=budget[0] if budget else None,
         budget_used_g=budget[1] if budget else None,
         budget_used_pct=100 * budget[1] / budget[0] if budget else None,
+        budget_counts=budget[2] if budget else None,
     )
 
 

@@ -196,6 +196,8 @@ class BudgetView(View):
     scope: str
     name: str
     monthly_g: float
+    counts: str
+    """operational, or total (operational + embodied)."""
     month: str
     used_g: float
     """Actual emissions of runs that ended this month."""
@@ -290,6 +292,8 @@ class ReportRow(View):
     budget_monthly_g: float | None
     budget_used_g: float | None
     budget_used_pct: float | None
+    budget_counts: str | None = None
+    """What the budget counts: operational, or total (operational + embodied)."""
 
     def group(self) -> str:
         return self.user or self.project or self.month or ""

@@ -168,6 +168,7 @@ def report(
             "-"
             if r.budget_monthly_g is None
             else f"{r.budget_used_pct:.0f}% of {format_mass(r.budget_monthly_g)}"
+            f" {r.budget_counts or 'operational'}"
         )
         table.add_row(
             r.group(),

@@ -17,6 +17,7 @@ from gridwait.estimators.embodied import (
     embodied_grams,
 )
 from gridwait.estimators.water import grid_water, water
+from gridwait.store.budgets import EmbodiedRate
 from gridwait.store.models import Run
 
 
@@ -89,3 +90,26 @@ def footprint_columns(
 ) -> dict[str, object]:
     """The embodied and water columns of a run (store/models.py names them)."""
     return embodied_columns(run, gpus, settings) | water_columns(run, zone, settings)
+
+
+ASSUMED_GPU = "A100-SXM"
+ASSUMED_CPU = "cpu-16c"
+
+
+def planned_rate(settings: FootprintSettings, hardware: str | None) -> EmbodiedRate:
+    """gCO2e per hour of a planned job with `gpus` GPUs (0: a CPU job), for budgets that
+    count the total before the job has run: the `[energy] hardware` row where it is of
+    the job's kind, else the A100 row (every GPU row shares its basis) or a 16-core
+    machine."""
+
+    def rate(gpus: int) -> float:
+        name = ASSUMED_GPU if gpus > 0 else ASSUMED_CPU
+        if hardware is not None and (hardware.startswith("cpu") == (gpus == 0)):
+            name = hardware
+        try:
+            row = embodied_row(name, settings)
+        except EstimateError:
+            row = embodied_row(ASSUMED_GPU if gpus > 0 else ASSUMED_CPU, settings)
+        return row.g_per_hour * max(gpus, 1)
+
+    return rate
