@@ -130,3 +130,37 @@ def test_planned_on_marginal_reported_on_average(tmp_path: Path, dataset: Path) 
     assert row.planning_source == "actual marginal"
     assert row.forecast_g == pytest.approx(3 * 800)  # what the plan expected, on its signal
     assert row.counterfactual_g == pytest.approx(3 * 100)  # compared on the reported signal
+
+
+def test_two_local_providers_from_settings_and_the_report_sums_the_reported_one(
+    tmp_path: Path, dataset: Path
+) -> None:
+    from gridwait.app.deps import Deps
+    from gridwait.app.history import RunFilter, report
+    from gridwait.config import Settings
+    from gridwait.grid.factory import build_provider, reporting_provider
+    from tests.app.conftest import ADA
+
+    trace = tmp_path / "flat.csv"  # a "marginal" signal: 800 g/kWh around the run
+    hours = [T0 - 24 * H + i * H for i in range(96)]
+    trace.write_text(
+        "Time,Carbon Intensity\n" + "".join(f"{t:%Y-%m-%d %H:%M},800\n" for t in hours)
+    )
+    grid = {"provider": "trace", "trace": str(trace), "zone": "DE", "report_provider": "profile"}
+    clock = ManualClock(T0 + 30 * H)
+    deps = Deps(Settings(db=tmp_path / "two.db", grid=grid), clock)
+    planning = build_provider(deps.settings, clock, deps.store())
+    reporting = reporting_provider(deps.settings, clock, deps.store(), planning)
+    assert (planning.name, reporting.name) == ("trace", "profile")
+    same = Settings(db=tmp_path / "two.db", grid=grid | {"report_provider": None})
+    assert reporting_provider(same, clock, None, planning) is planning  # the default
+    run_id = run_with_samples(deps.store(), dataset, T0 + 10 * H, 3.6e6, 2)  # 3 kWh facility
+    row = account(deps.store(), reporting, "DE", clock, run_id, planning=planning)
+    assert row.planning_g == pytest.approx(3 * 800) and row.planning_source == "actual trace"
+    assert row.emissions_g is not None and "profile" in (row.intensity_source or "")
+    assert row.emissions_g != pytest.approx(row.planning_g)
+    total = report(deps, ADA, "project", RunFilter())[0]
+    assert total.emissions_g == pytest.approx(row.emissions_g)  # the reported signal
+    assert total.planning_g == pytest.approx(3 * 800)  # beside it, in no total
+    assert (total.reported_on, total.planned_on) == ("profile", "trace")
+    deps.close()
