@@ -223,3 +223,38 @@ def test_export_codecarbon_columns(cli: Cli, env: Path, dataset: Path, tmp_path:
     assert json.loads(out.read_text())[1]["owner"] == "bob"
     bad = cli("export", "--format", "xml")
     assert bad.code == 2 and "--format" in bad.err
+
+
+def test_the_report_footer_names_both_signals_when_they_differ() -> None:
+    from gridwait.app.views import ReportRow
+    from gridwait.cli.review import report_footer
+
+    row = ReportRow(
+        project="nlp",
+        runs=1,
+        energy_kwh=3.0,
+        emissions_g=300.0,
+        embodied_g=100.0,
+        total_g=400.0,
+        water_l=5.4,
+        reported_on="electricitymaps",
+        planned_on="watttime",
+        planning_g=2400.0,
+        measured_g_share=0.75,
+        estimated_g_share=0.0,
+        amortised_g_share=0.25,
+        counterfactual_g=350.0,
+        saving_g=50.0,
+        saving_pct=100 * 50 / 350,
+        measured_share=1.0,
+        provisional_runs=0,
+        budget_monthly_g=None,
+        budget_used_g=None,
+        budget_used_pct=None,
+    )
+    signals, shares, _ = report_footer([row])
+    assert signals == (
+        "operational gCO2e reported on electricitymaps; jobs planned on watttime"
+        " (2.40 kg on that signal, not in any total)"
+    )
+    assert shares.startswith("of the total 400 g: 75% measured") and "25% amortised" in shares
