@@ -184,6 +184,8 @@ def format_litres(litres: float | None) -> str:
         return "-"
     if abs(litres) >= 1e3:
         return f"{litres / 1e3:.2f} m3"
+    if 0 < abs(litres) < 0.1:
+        return f"{litres * 1e3:.3g} mL"
     return f"{litres:.3g} L"
 
 
