@@ -200,8 +200,11 @@ class Remote:
     def budgets(self) -> list[BudgetView]:
         return self._get(list[BudgetView], "/budgets")
 
-    def set_budget(self, scope: str, name: str, monthly_g: float) -> BudgetView:
-        response = self._call("PUT", _budget(scope, name), body={"monthly_g": monthly_g})
+    def set_budget(
+        self, scope: str, name: str, monthly_g: float, counts: str = "operational"
+    ) -> BudgetView:
+        body = {"monthly_g": monthly_g, "counts": counts}
+        response = self._call("PUT", _budget(scope, name), body=body)
         return _parse(BudgetView, response)
 
     def remove_budget(self, scope: str, name: str) -> None:

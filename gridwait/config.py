@@ -78,6 +78,10 @@ class GridSettings(_Section):
     seed: int = Field(0, ge=0, le=2**32 - 1)
     horizon_hours: float = Field(72.0, gt=0, le=24 * 31)
     emission_factor_type: Literal["lifecycle", "direct"] = "lifecycle"
+    report_provider: ProviderName | None = None
+    """The signal runs are accounted and reported on, when it differs from the one planned
+    on (`provider`): e.g. plan on WattTime's marginal, report Electricity Maps' average.
+    Both are stored per run. Default: the planning provider."""
     cache_ttl_minutes: float = Field(30.0, ge=0, le=24 * 60)
     fallback_max_age_hours: float = Field(24.0, ge=0, le=24 * 31)
     """A cached forecast this fresh may stand in when the provider fails."""
@@ -125,6 +129,23 @@ class EnergySettings(_Section):
     sample_seconds: float = Field(5.0, ge=0.05, le=3600)
     hardware: str | None = None
     """Hardware name from the estimator's table, overriding detection."""
+
+
+class FootprintSettings(_Section):
+    """What operational accounting leaves out: embodied carbon and water (estimators/
+    embodied.py and water.py give the defaults and their sources)."""
+
+    embodied_g_per_device_hour: float | None = Field(None, ge=0, le=10_000)
+    """gCO2e per GPU-hour (per machine-hour for CPU jobs), replacing the hardware table's."""
+    lifetime_years: float | None = Field(None, gt=0, le=50)
+    """Re-amortise the table's kilograms over this life (default 6 years)."""
+    utilisation: float | None = Field(None, gt=0, le=1)
+    """Share of its life a device is reserved by jobs (default 0.85)."""
+    wue_l_per_kwh: float = Field(1.8, ge=0, le=100)
+    """On-site water per kWh of IT energy; 1.8 is the US data-centre average (Scope3's
+    methodology). A lab box without evaporative cooling: 0."""
+    grid_water_l_per_kwh: float | None = Field(None, ge=0, le=1000)
+    """Water consumed per kWh generated on the grid, replacing the zone table's."""
 
 
 class ApiSettings(_Section):
@@ -191,6 +212,7 @@ class Settings(BaseSettings):
     grid: GridSettings = Field(default_factory=GridSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     energy: EnergySettings = Field(default_factory=EnergySettings)
+    footprint: FootprintSettings = Field(default_factory=FootprintSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     client: ClientSettings = Field(default_factory=ClientSettings)
     _files: tuple[Path, ...] = PrivateAttr(default=())

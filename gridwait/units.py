@@ -179,6 +179,16 @@ def format_energy(joules: float | None) -> str:
     return f"{joules:.0f} J"
 
 
+def format_litres(litres: float | None) -> str:
+    if litres is None:
+        return "-"
+    if abs(litres) >= 1e3:
+        return f"{litres / 1e3:.2f} m3"
+    if 0 < abs(litres) < 0.1:
+        return f"{litres * 1e3:.3g} mL"
+    return f"{litres:.3g} L"
+
+
 def format_kwh(value: float | None) -> str:
     """An energy given in kWh (as views carry it), printed as format_energy does."""
     return "-" if value is None else format_energy(value * J_PER_KWH)

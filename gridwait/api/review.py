@@ -96,6 +96,9 @@ class BudgetBody(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     monthly_g: float = Field(gt=0, le=1e15, description="gCO2eq per calendar month.")
+    counts: Literal["operational", "total"] = Field(
+        "operational", description="What the budget counts: operational, or + embodied."
+    )
 
 
 @router.get("/budgets")
@@ -113,7 +116,7 @@ def set_budget(
     """Set or change a monthly budget (admins only)."""
     from gridwait.app.budgets import set_budget as set_one
 
-    return set_one(deps, actor, scope, name, body.monthly_g)
+    return set_one(deps, actor, scope, name, body.monthly_g, body.counts)
 
 
 @router.delete("/budgets/{scope}/{name:anything}", status_code=status.HTTP_204_NO_CONTENT)

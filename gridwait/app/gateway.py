@@ -56,7 +56,9 @@ class Gateway(Protocol):
     def report(self, by: str, which: RunFilter) -> list[ReportRow]: ...
     def export(self, fmt: str, which: RunFilter) -> tuple[str, int]: ...
     def budgets(self) -> list[BudgetView]: ...
-    def set_budget(self, scope: str, name: str, monthly_g: float) -> BudgetView: ...
+    def set_budget(
+        self, scope: str, name: str, monthly_g: float, counts: str = "operational"
+    ) -> BudgetView: ...
     def remove_budget(self, scope: str, name: str) -> None: ...
 
 
@@ -132,10 +134,12 @@ class Local:
 
         return usage(self.deps, self.actor)
 
-    def set_budget(self, scope: str, name: str, monthly_g: float) -> BudgetView:
+    def set_budget(
+        self, scope: str, name: str, monthly_g: float, counts: str = "operational"
+    ) -> BudgetView:
         from gridwait.app.budgets import set_budget
 
-        return set_budget(self.deps, self.actor, scope, name, monthly_g)
+        return set_budget(self.deps, self.actor, scope, name, monthly_g, counts)
 
     def remove_budget(self, scope: str, name: str) -> None:
         from gridwait.app.budgets import remove_budget

@@ -50,6 +50,13 @@ def measured_share(row: dict[str, Any]) -> float:
     return float(row["measured_j"] / row["energy_it_j"]) if row["energy_it_j"] else 0.0
 
 
+def total_g(row: dict[str, Any]) -> float | None:
+    """Operational + embodied gCO2e of a run; None while either is unknown."""
+    if row["emissions_g"] is None or row["embodied_g"] is None:
+        return None
+    return float(row["emissions_g"] + row["embodied_g"])
+
+
 def history(deps: Deps, actor: Actor, which: RunFilter) -> list[HistoryRow]:
     """One row per run that started, oldest first."""
     del actor  # the lab's shared record
@@ -85,6 +92,14 @@ def _history_row(row: dict[str, Any]) -> HistoryRow:
         counterfactual_g=row["counterfactual_g"],
         saving_g=row["saving_g"],
         provisional=row["emissions_provisional"],
+        embodied_g=row["embodied_g"],
+        embodied_method=row["embodied_method"],
+        embodied_source=row["embodied_source"],
+        total_g=total_g(row),
+        water_l=row["water_l"],
+        water_method=row["water_method"],
+        planning_g=row["planning_g"],
+        planning_source=row["planning_source"],
         tokens_real=row["tokens_real"],
         tokens_padded=row["tokens_padded"],
         steps=row["steps"],
@@ -109,13 +124,15 @@ def report(deps: Deps, actor: Actor, by: str, which: RunFilter) -> list[ReportRo
         "project": lambda r: r["project"],
         "month": lambda r: r["started_at"].strftime("%Y-%m"),
     }[by]
-    budgets: dict[tuple[str, str], tuple[float, float]] = {}
+    budgets: dict[tuple[str, str], tuple[float, float, str]] = {}
     if by != "month":
         for b in usage(deps, actor):
-            budgets[(b.scope, b.name)] = (b.monthly_g, b.used_g + b.committed_g)
+            budgets[(b.scope, b.name)] = (b.monthly_g, b.used_g + b.committed_g, b.counts)
     scope = "user" if by == "user" else "project"
+    grid = deps.settings.grid
+    signals = (grid.report_provider or grid.provider, grid.provider)
     return [
-        _totals(by, name, group, budgets.get((scope, name)))
+        _totals(by, name, group, budgets.get((scope, name)), signals)
         for name, group in sorted(_group(rows, keyfn).items())
     ]
 
@@ -129,18 +146,52 @@ def _group(
     return groups
 
 
+def _shares(rows: list[dict[str, Any]]) -> tuple[float, float, float]:
+    """Shares of the total grams that come from measured energy, from estimated energy,
+    and from amortised embodied carbon. A run's operational grams are split by the share
+    of its energy that was measured."""
+    measured = estimated = amortised = 0.0
+    for r in rows:
+        grams = r["emissions_g"] or 0.0
+        part = measured_share(r)
+        measured += grams * part
+        estimated += grams * (1 - part)
+        amortised += r["embodied_g"] or 0.0
+    total = measured + estimated + amortised
+    if total <= 0:
+        return 0.0, 0.0, 0.0
+    return measured / total, estimated / total, amortised / total
+
+
 def _totals(
-    by: str, name: str, rows: list[dict[str, Any]], budget: tuple[float, float] | None
+    by: str,
+    name: str,
+    rows: list[dict[str, Any]],
+    budget: tuple[float, float, str] | None,
+    signals: tuple[str, str],
 ) -> ReportRow:
     compared = [r for r in rows if r["saving_g"] is not None]
     saving = sum(r["saving_g"] for r in compared)
     base = sum(r["counterfactual_g"] for r in compared)
     it = sum(r["energy_it_j"] or 0.0 for r in rows)
+    operational = sum(r["emissions_g"] or 0.0 for r in rows)
+    embodied = sum(r["embodied_g"] or 0.0 for r in rows)
+    on_plan = [r["planning_g"] for r in rows if r["planning_g"] is not None]
+    measured, estimated, amortised = _shares(rows)
     return ReportRow(
         **{by: name},
         runs=len(rows),
         energy_kwh=sum(r["energy_facility_j"] or 0.0 for r in rows) / J_PER_KWH,
-        emissions_g=sum(r["emissions_g"] or 0.0 for r in rows),
+        emissions_g=operational,
+        embodied_g=embodied,
+        total_g=operational + embodied,
+        water_l=sum(r["water_l"] or 0.0 for r in rows),
+        reported_on=signals[0],
+        planned_on=signals[1],
+        planning_g=sum(on_plan) if on_plan else None,
+        measured_g_share=measured,
+        estimated_g_share=estimated,
+        amortised_g_share=amortised,
         counterfactual_g=sum(r["counterfactual_g"] or 0.0 for r in rows),
         saving_g=saving,
         saving_pct=100 * saving / base if base else None,
@@ -149,11 +200,12 @@ def _totals(
         budget_monthly_g=budget[0] if budget else None,
         budget_used_g=budget[1] if budget else None,
         budget_used_pct=100 * budget[1] / budget[0] if budget else None,
+        budget_counts=budget[2] if budget else None,
     )
 
 
 def export_rows(deps: Deps, actor: Actor, which: RunFilter) -> list[ExportRow]:
     """Every run as an export row (see export.py for the columns)."""
     del actor  # the lab's shared record
-    zone = deps.settings.grid.zone
-    return [export_row(r, zone, measured_share(r)) for r in _rows(deps, which)]
+    zone, wue = deps.settings.grid.zone, deps.settings.footprint.wue_l_per_kwh
+    return [export_row(r, zone, measured_share(r), wue) for r in _rows(deps, which)]

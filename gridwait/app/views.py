@@ -200,6 +200,8 @@ class BudgetView(View):
     scope: str
     name: str
     monthly_g: float
+    counts: str
+    """operational, or total (operational + embodied)."""
     month: str
     used_g: float
     """Actual emissions of runs that ended this month."""
@@ -234,11 +236,24 @@ class HistoryRow(View):
     measured_share: float
     """Share of the IT energy that was measured rather than estimated."""
     intensity_source: str | None
+    """The signal the emissions are reported on, and whether actual or stand-in."""
     emissions_g: float | None
+    """Operational gCO2eq: facility energy x the reported signal's intensity."""
     forecast_g: float | None
     counterfactual_g: float | None
     saving_g: float | None
     provisional: bool
+    embodied_g: float | None
+    """Manufacturing gCO2e of the devices held, amortised over their life."""
+    embodied_method: str | None
+    embodied_source: str | None
+    total_g: float | None
+    """Operational + embodied; None while either is unknown."""
+    water_l: float | None
+    water_method: str | None
+    planning_g: float | None
+    """gCO2eq on the signal planned on, where that is not the reported one."""
+    planning_source: str | None
     tokens_real: int | None
     tokens_padded: int | None
     steps: int | None
@@ -261,6 +276,22 @@ class ReportRow(View):
     runs: int
     energy_kwh: float
     emissions_g: float
+    """Operational gCO2eq on the reported signal (the sum of the runs' emissions_g)."""
+    embodied_g: float
+    """Amortised manufacturing gCO2e of the devices the runs held."""
+    total_g: float
+    water_l: float
+    reported_on: str
+    """The provider emissions are reported on (grid.report_provider, else grid.provider)."""
+    planned_on: str
+    """The provider jobs are planned on (grid.provider)."""
+    planning_g: float | None
+    """gCO2eq of the runs planned on another signal, on that signal (not in any total)."""
+    measured_g_share: float
+    """Shares of total_g: operational grams of measured energy, of estimated energy, and
+    amortised embodied grams (they sum to 1 when total_g > 0)."""
+    estimated_g_share: float
+    amortised_g_share: float
     counterfactual_g: float
     saving_g: float
     saving_pct: float | None
@@ -269,6 +300,8 @@ class ReportRow(View):
     budget_monthly_g: float | None
     budget_used_g: float | None
     budget_used_pct: float | None
+    budget_counts: str | None = None
+    """What the budget counts: operational, or total (operational + embodied)."""
 
     def group(self) -> str:
         return self.user or self.project or self.month or ""

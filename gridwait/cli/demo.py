@@ -131,15 +131,27 @@ def _demo(ctx: typer.Context, where: Path, timeout: float) -> None:
 
 def _summary(app: AppContext) -> None:
     from gridwait.app.history import RunFilter, history
-    from gridwait.units import format_kwh, format_mass
+    from gridwait.units import format_kwh, format_litres, format_mass
 
     runs = history(app.deps, app.actor, RunFilter())
     emitted = sum(r.emissions_g or 0.0 for r in runs)
     counter = sum(r.counterfactual_g or 0.0 for r in runs)
     energy = sum(r.energy_kwh or 0.0 for r in runs)
+    embodied = sum(r.embodied_g or 0.0 for r in runs)
+    water = sum(r.water_l or 0.0 for r in runs)
     saved = 100 * (counter - emitted) / counter if counter else 0.0
+    total = emitted + embodied
     out.print(
         f"\n[bold]{len(runs)} runs, {format_kwh(energy)}: {format_mass(emitted)} CO2e emitted,"
         f" against {format_mass(counter)} had every job started at submission:"
         f" {saved:.0f}% avoided.[/bold]"
+    )
+    share = 100 * embodied / total if total else 0.0
+    out.print(
+        f"whole footprint: operational {format_mass(emitted)} (estimated energy x the grid's"
+        f" intensity), embodied {format_mass(embodied)} (amortised: this machine's"
+        f" manufacturing over the hours held, {share:.0f}% of the total"
+        f" {format_mass(total)}), water {format_litres(water)}"
+        f" ({runs[0].water_method if runs else 'no runs'})",
+        markup=False,
     )

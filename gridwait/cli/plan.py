@@ -82,6 +82,9 @@ def budget_set(
     monthly: Annotated[str, typer.Option(help="Monthly limit: 40kg, 500g, 1.5t.")],
     user: BudgetUser = None,
     project: BudgetProject = None,
+    counts: Annotated[
+        str, typer.Option(help="operational, or total (operational + embodied).")
+    ] = "operational",
 ) -> None:
     """Set (or change) a monthly carbon budget. Held jobs are re-checked at the next plan."""
     from gridwait.errors import ConfigError
@@ -92,8 +95,8 @@ def budget_set(
     except ValueError as exc:
         raise ConfigError(f"--monthly: {exc}") from None
     app = app_context(ctx)
-    app.gateway.set_budget(scope, name, grams)
-    note(f"{scope} {name}: {format_mass(grams)} per month")
+    app.gateway.set_budget(scope, name, grams, counts)
+    note(f"{scope} {name}: {format_mass(grams)} per month of {counts} emissions")
 
 
 def budget_list(
@@ -113,12 +116,13 @@ def budget_list(
         )
         return
     month = result[0].month
-    table = Table("scope", "name", "per month", f"used {month}", "committed", "left")
+    table = Table("scope", "name", "per month", "counts", f"used {month}", "committed", "left")
     for r in result:
         table.add_row(
             r.scope,
             r.name,
             format_mass(r.monthly_g),
+            "total (operational + embodied)" if r.counts == "total" else "operational",
             format_mass(r.used_g),
             format_mass(r.committed_g),
             format_mass(r.left_g),

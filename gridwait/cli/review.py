@@ -23,10 +23,11 @@ from gridwait.cli.context import (
     out,
     page_of,
 )
-from gridwait.units import format_kwh, format_mass, format_time
+from gridwait.units import format_kwh, format_litres, format_mass, format_time
 
 if TYPE_CHECKING:
     from gridwait.app.history import RunFilter
+    from gridwait.app.views import ReportRow
 
 User = Annotated[str | None, typer.Option("--user", "-u", help="Only this owner's runs.")]
 Project = Annotated[str | None, typer.Option("--project", "-p", help="Only this project's runs.")]
@@ -73,8 +74,8 @@ def history(
     page: Page = 1,
     as_json: JsonFlag = False,
 ) -> None:
-    """One row per run: energy, emissions, the saving vs run-now, measured vs estimated,
-    provisional vs settled."""
+    """One row per run: energy, operational and embodied emissions, water, the saving vs
+    run-now, measured vs estimated, provisional vs settled."""
 
     app = app_context(ctx)
     rows = app.gateway.history(_filter(app, user, project, since, until, job))
@@ -93,7 +94,9 @@ def history(
         "started (UTC)",
         "state",
         "energy",
-        "gCO2e",
+        "operational gCO2e",
+        "embodied",
+        "water",
         "saving",
         "measured",
         "status",
@@ -108,11 +111,18 @@ def history(
             r.state,
             format_kwh(r.energy_kwh),
             format_mass(r.emissions_g),
+            format_mass(r.embodied_g),
+            format_litres(r.water_l),
             format_mass(r.saving_g),
             "measured" if r.measured_share >= 0.5 else "estimated",
             "provisional" if r.provisional else "settled",
         )
     out.print(table)
+    note(
+        "operational: facility energy x the reported signal's intensity; embodied: the"
+        " devices' manufacturing, amortised over the hours held; water: on site (WUE) +"
+        " the grid's where a source is known (history --json gives each run's method)"
+    )
 
 
 def report(
@@ -124,8 +134,9 @@ def report(
     until: Until = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Totals by user, project or month: energy, emissions, saving (g and %), budget use,
-    and the share of energy that was measured rather than estimated."""
+    """Totals by user, project or month: energy, operational, embodied and total emissions,
+    water, saving (g and %), budget use; the footer says which signal is reported and how
+    much of the total is measured, estimated and amortised."""
 
     app = app_context(ctx)
     result = app.gateway.report(by, _filter(app, user, project, since, until))
@@ -139,7 +150,10 @@ def report(
         by,
         "runs",
         "energy",
-        "gCO2e",
+        "operational gCO2e",
+        "embodied",
+        "total",
+        "water",
         "run-now gCO2e",
         "saving",
         "measured",
@@ -154,12 +168,16 @@ def report(
             "-"
             if r.budget_monthly_g is None
             else f"{r.budget_used_pct:.0f}% of {format_mass(r.budget_monthly_g)}"
+            f" {r.budget_counts or 'operational'}"
         )
         table.add_row(
             r.group(),
             str(r.runs),
             format_kwh(r.energy_kwh),
             format_mass(r.emissions_g),
+            format_mass(r.embodied_g),
+            format_mass(r.total_g),
+            format_litres(r.water_l),
             format_mass(r.counterfactual_g),
             saving,
             f"{100 * r.measured_share:.0f}%",
@@ -167,6 +185,35 @@ def report(
             budget,
         )
     out.print(table)
+    for line in report_footer(result):
+        note(line)
+
+
+def report_footer(rows: list[ReportRow]) -> list[str]:
+    """Which signal is reported and which planned on; what share of the total gCO2e is
+    measured, estimated and amortised; the methods of embodied carbon and water."""
+    total = sum(r.total_g for r in rows)
+    share = {
+        kind: sum(getattr(r, f"{kind}_g_share") * r.total_g for r in rows) / total if total else 0
+        for kind in ("measured", "estimated", "amortised")
+    }
+    first = rows[0]
+    signals = f"operational gCO2e reported on {first.reported_on}"
+    if first.planned_on != first.reported_on:
+        on_plan = sum(r.planning_g or 0.0 for r in rows)
+        signals += (
+            f"; jobs planned on {first.planned_on}"
+            f" ({format_mass(on_plan)} on that signal, not in any total)"
+        )
+    return [
+        signals,
+        f"of the total {format_mass(total)}: {100 * share['measured']:.0f}% measured"
+        f" (operational, metered energy), {100 * share['estimated']:.0f}% estimated"
+        f" (operational, modelled energy), {100 * share['amortised']:.0f}% amortised"
+        " (embodied: hardware manufacturing over its life)",
+        "water: on-site WUE x IT energy + the grid's water x facility energy where the zone"
+        " has a source (history --json gives each run's method)",
+    ]
 
 
 def export(

@@ -50,11 +50,14 @@ def serve(
 
     The signals only set a flag: a KeyboardInterrupt raised wherever the main thread
     happens to be (half way through start-up) could skip the orderly stop."""
+    from gridwait.grid.factory import reporting_provider
     from gridwait.scheduler.service import Service
     from gridwait.workers.launchers.local import LocalLauncher
 
     store = app.store()
-    service = Service(app.settings, app.clock, store, app.deps.provider(), LocalLauncher())
+    planning = app.deps.provider()
+    reporting = reporting_provider(app.settings, app.clock, store, planning)
+    service = Service(app.settings, app.clock, store, planning, LocalLauncher(), reporting)
     api = _api(app, listen) if listen else None
     caught: list[int] = []
     previous = {
@@ -142,10 +145,17 @@ def run_service(
 
 def settle(ctx: typer.Context) -> None:
     """Recompute provisional emissions now that actual intensities may be published."""
-    from gridwait.grid.factory import build_provider
+    from gridwait.grid.factory import build_provider, reporting_provider
     from gridwait.scheduler.accounting import settle as settle_runs
 
     app = app_context(ctx)
-    provider = build_provider(app.settings, app.clock, app.store())
-    done, pending = settle_runs(app.store(), provider, app.settings.grid.zone, app.clock)
+    planning = build_provider(app.settings, app.clock, app.store())
+    done, pending = settle_runs(
+        app.store(),
+        reporting_provider(app.settings, app.clock, app.store(), planning),
+        app.settings.grid.zone,
+        app.clock,
+        planning=planning,
+        footprint=app.settings.footprint,
+    )
     note(f"settled {done} run(s); {pending} still provisional")

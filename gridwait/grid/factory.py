@@ -79,3 +79,14 @@ def build_provider(
             provider, store, clock, timedelta(minutes=grid.cache_ttl_minutes)
         )
     return FallbackProvider(provider, clock, store, timedelta(hours=grid.fallback_max_age_hours))
+
+
+def reporting_provider(
+    settings: Settings, clock: Clock, store: Store | None, planning: IntensityProvider
+) -> IntensityProvider:
+    """The provider runs are accounted and reported on: `planning` itself unless
+    `grid.report_provider` names another signal."""
+    name = settings.grid.report_provider
+    if name is None or name == settings.grid.provider:
+        return planning
+    return build_provider(settings, clock, store, name)

@@ -6,6 +6,11 @@ the ACTUAL intensity over exactly that interval. Where actuals are not published
 the provider failed) the forecast stands in and the figure is marked provisional; a
 settle pass recomputes it later. The counterfactual moves the same energy profile to the
 job's submission time (after the job's earlier segments, pauses removed).
+
+Emissions are reported on one signal (`provider`); a job may have been planned on another
+(`planning`, e.g. a marginal signal): its emissions on that one are stored beside them,
+and the forecast emissions are the planning signal's. Embodied carbon and water are
+computed here too (footprint.py) and never added into emissions_g.
 """
 
 from __future__ import annotations
@@ -17,12 +22,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from gridwait.clock import Clock
+from gridwait.config import FootprintSettings
 from gridwait.errors import ProviderError
 from gridwait.grid.base import IntensityProvider
 from gridwait.grid.chain import forecast_known_at
 from gridwait.grid.profile import ProfileProvider, profile_zone
 from gridwait.grid.series import IntensitySeries, SeriesError, fallback_tag
 from gridwait.scheduler.emissions import Sample, integrate, shifted
+from gridwait.scheduler.footprint import footprint_columns
 from gridwait.store.engine import Store
 from gridwait.store.models import EnergySample, Job, Run
 from gridwait.store.runs import provisional_runs, runs_of, samples_of
@@ -92,8 +99,19 @@ def _grams(samples: list[Sample], intensity: Intensity | None) -> float | None:
     return None if math.isnan(value) else value
 
 
-def account(store: Store, provider: IntensityProvider, zone: str, clock: Clock, run_id: int) -> Run:
-    """Compute and store the run's emissions, forecast emissions, counterfactual and saving."""
+def account(
+    store: Store,
+    provider: IntensityProvider,
+    zone: str,
+    clock: Clock,
+    run_id: int,
+    *,
+    planning: IntensityProvider | None = None,
+    footprint: FootprintSettings | None = None,
+) -> Run:
+    """Compute and store the run's emissions (on `provider`, the signal reported), forecast
+    emissions and emissions on the signal planned on (`planning`, when another), the
+    counterfactual and saving, embodied carbon and water."""
     with store.read() as session:
         run = session.get(Run, run_id)
         assert run is not None
@@ -103,39 +121,19 @@ def account(store: Store, provider: IntensityProvider, zone: str, clock: Clock, 
         rows = samples_of(session, run_id)
     samples = facility_samples(rows, run.pue or 1.0)
     values: dict[str, object] = {"accounted_at": clock.now()}
+    values.update(footprint_columns(run, job.gpus, zone, footprint or FootprintSettings()))
+    plan = planning if planning is not None and planning.name != provider.name else None
     if len(samples) >= 2 and samples[-1][1] > 0:
-        start, end = samples[0][0], samples[-1][0]
-        forecast = forecast_known_at(store, provider.name, zone, start, start)
-        window = (start, max(end, start + timedelta(seconds=1)))
-        actual = intensity_for(provider, zone, window, forecast)
-        emitted = _grams(samples, actual)
-        if forecast is None or not forecast.covers(start, end):
-            try:
-                forecast = provider.forecast(zone, start, end)
-            except ProviderError as exc:  # the run's forecast emissions stay unknown
-                log.info("no forecast for run %d's window: %s", run_id, exc)
-                forecast = None
-        planned = _grams(samples, Intensity(forecast, "", True)) if forecast is not None else None
         offset = sum((_span(store, r.id or 0) for r in earlier), timedelta(0))
-        moved = shifted(samples, job.submitted_at + offset)
-        span = (moved[0][0], max(moved[-1][0], moved[0][0] + timedelta(seconds=1)))
-        counter_window = intensity_for(provider, zone, span)
-        counterfactual = _grams(moved, counter_window)
-        values.update(
-            emissions_g=emitted,
-            emissions_provisional=emitted is None or (actual is not None and actual.provisional),
-            intensity_source=actual.source if actual is not None else "no intensity for this zone",
-            forecast_g=planned,
-            counterfactual_g=counterfactual,
-            saving_g=None
-            if emitted is None or counterfactual is None
-            else counterfactual - emitted,
-        )
+        begin = job.submitted_at + offset  # had it started at submission
+        values.update(_operational(store, provider, plan, zone, run_id, samples, begin))
     else:
         values.update(
             emissions_g=0.0 if samples else None,
             emissions_provisional=False,
             intensity_source="no energy measured",
+            planning_g=None,
+            planning_source=None,
         )
     with store.write() as session:
         row = session.get(Run, run_id)
@@ -146,18 +144,68 @@ def account(store: Store, provider: IntensityProvider, zone: str, clock: Clock, 
     return row
 
 
+def _operational(
+    store: Store,
+    provider: IntensityProvider,
+    plan: IntensityProvider | None,
+    zone: str,
+    run_id: int,
+    samples: list[Sample],
+    counter_start: datetime,
+) -> dict[str, object]:
+    """The emissions columns: reported on `provider`; forecast (and, where `plan` is another
+    signal, emitted) on the signal the job was planned on."""
+    planner = plan or provider
+    start, end = samples[0][0], samples[-1][0]
+    forecast = forecast_known_at(store, planner.name, zone, start, start)
+    window = (start, max(end, start + timedelta(seconds=1)))
+    # a stored forecast may stand in for missing actuals only on its own signal
+    actual = intensity_for(provider, zone, window, forecast if plan is None else None)
+    emitted = _grams(samples, actual)
+    if forecast is None or not forecast.covers(start, end):
+        try:
+            forecast = planner.forecast(zone, start, end)
+        except ProviderError as exc:  # the run's forecast emissions stay unknown
+            log.info("no forecast for run %d's window: %s", run_id, exc)
+            forecast = None
+    planned = _grams(samples, Intensity(forecast, "", True)) if forecast is not None else None
+    moved = shifted(samples, counter_start)
+    span = (moved[0][0], max(moved[-1][0], moved[0][0] + timedelta(seconds=1)))
+    counterfactual = _grams(moved, intensity_for(provider, zone, span))
+    on_plan = intensity_for(plan, zone, window, forecast) if plan is not None else None
+    return {
+        "emissions_g": emitted,
+        "emissions_provisional": emitted is None or (actual is not None and actual.provisional),
+        "intensity_source": actual.source if actual is not None else "no intensity for this zone",
+        "forecast_g": planned,
+        "counterfactual_g": counterfactual,
+        "saving_g": None if emitted is None or counterfactual is None else counterfactual - emitted,
+        "planning_g": _grams(samples, on_plan) if plan is not None else None,
+        "planning_source": on_plan.source if on_plan is not None else None,
+    }
+
+
 def _span(store: Store, run_id: int) -> timedelta:
     with store.read() as session:
         rows = samples_of(session, run_id)
     return rows[-1].at - rows[0].at if len(rows) >= 2 else timedelta(0)
 
 
-def settle(store: Store, provider: IntensityProvider, zone: str, clock: Clock) -> tuple[int, int]:
+def settle(
+    store: Store,
+    provider: IntensityProvider,
+    zone: str,
+    clock: Clock,
+    *,
+    planning: IntensityProvider | None = None,
+    footprint: FootprintSettings | None = None,
+) -> tuple[int, int]:
     """Recompute provisional runs; returns (settled now, still provisional)."""
     with store.read() as session:
         pending = [r.id for r in provisional_runs(session) if r.id is not None]
     settled = 0
     for run_id in pending:
-        if not account(store, provider, zone, clock, run_id).emissions_provisional:
+        row = account(store, provider, zone, clock, run_id, planning=planning, footprint=footprint)
+        if not row.emissions_provisional:
             settled += 1
     return settled, len(pending) - settled

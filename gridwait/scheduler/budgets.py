@@ -1,8 +1,11 @@
 """Carbon budgets per user and per project per calendar month (UTC), in gCO2eq.
 
 Usage of a month = actual emissions of runs that ended in it + forecast emissions of the
-jobs planned or running in it. A job whose placement would take a budget past its limit
-is held, with the reason: which budget, by how much. Pure: plain values in and out.
+jobs planned or running in it. A budget counts operational emissions (the default) or
+the total: operational + embodied (the runs' amortised hardware emissions, and for
+planned jobs their estimated hours x the embodied rate). A job whose placement would
+take a budget past its limit is held, with the reason: which budget, by how much. Pure:
+plain values in and out.
 """
 
 from __future__ import annotations
@@ -24,6 +27,12 @@ class Limit:
     """user or project"""
     name: str
     monthly_g: float
+    counts: str = "operational"
+    """operational or total (operational + embodied)"""
+
+    def describe(self) -> str:
+        what = "total (operational + embodied)" if self.counts == "total" else "operational"
+        return f"{self.scope} {self.name} budget {format_mass(self.monthly_g)}/month, {what}"
 
 
 @dataclass(frozen=True)
@@ -35,31 +44,39 @@ class Candidate:
     project: str
     month: str
     grams: float
+    embodied_g: float = 0.0
+
+    def counted(self, counts: str) -> float:
+        return self.grams + (self.embodied_g if counts == "total" else 0.0)
 
 
 @dataclass
 class Ledger:
-    """Grams used or committed per (scope, name, month)."""
+    """Operational and embodied grams used or committed per (scope, name, month)."""
 
-    spent: dict[tuple[str, str, str], float] = field(default_factory=dict)
+    spent: dict[tuple[str, str, str], tuple[float, float]] = field(default_factory=dict)
 
-    def add(self, owner: str, project: str, month: str, grams: float) -> None:
+    def add(
+        self, owner: str, project: str, month: str, grams: float, embodied: float = 0.0
+    ) -> None:
         for key in (("user", owner, month), ("project", project, month)):
-            self.spent[key] = self.spent.get(key, 0.0) + grams
+            op, emb = self.spent.get(key, (0.0, 0.0))
+            self.spent[key] = (op + grams, emb + embodied)
 
-    def of(self, scope: str, name: str, month: str) -> float:
-        return self.spent.get((scope, name, month), 0.0)
+    def of(self, scope: str, name: str, month: str, counts: str = "operational") -> float:
+        op, emb = self.spent.get((scope, name, month), (0.0, 0.0))
+        return op + (emb if counts == "total" else 0.0)
 
     def add_month(
         self, month: str, usage: MonthUsage, replanning: frozenset[int] = frozenset()
     ) -> None:
         """Count a month's use: what ran, and what is committed except the jobs being
         re-planned now (`replanning`; a running job stays committed)."""
-        for owner, project, grams in usage.used:
-            self.add(owner, project, month, grams)
+        for owner, project, grams, embodied in usage.used:
+            self.add(owner, project, month, grams, embodied)
         for job in usage.committed:
             if job.job_id not in replanning or job.running:
-                self.add(job.owner, job.project, month, job.grams)
+                self.add(job.owner, job.project, month, job.grams, job.embodied_g)
 
 
 def usage_by_budget(
@@ -68,14 +85,14 @@ def usage_by_budget(
     """(used, committed) grams per (scope, name) of each limit: the one sum behind the
     planner's checks, `budget list`, `plan` and `report`."""
     done, planned = Ledger(), Ledger()
-    for owner, project, grams in usage.used:
-        done.add(owner, project, month, grams)
+    for owner, project, grams, embodied in usage.used:
+        done.add(owner, project, month, grams, embodied)
     for job in usage.committed:
-        planned.add(job.owner, job.project, month, job.grams)
+        planned.add(job.owner, job.project, month, job.grams, job.embodied_g)
     return {
         (lim.scope, lim.name): (
-            done.of(lim.scope, lim.name, month),
-            planned.of(lim.scope, lim.name, month),
+            done.of(lim.scope, lim.name, month, lim.counts),
+            planned.of(lim.scope, lim.name, month, lim.counts),
         )
         for lim in limits
     }
@@ -107,17 +124,18 @@ def check(
             limit = by_key.get((scope, name))
             if limit is None:
                 continue
-            already = ledger.of(scope, name, job.month)
-            over = already + job.grams - limit.monthly_g
+            already = ledger.of(scope, name, job.month, limit.counts)
+            grams = job.counted(limit.counts)
+            over = already + grams - limit.monthly_g
             if over > 0:
                 reason = (
-                    f"{scope} {name} budget {format_mass(limit.monthly_g)}/month:"
+                    f"{limit.describe()}:"
                     f" {format_mass(already)} used or committed in {job.month},"
-                    f" this job's {format_mass(job.grams)} would exceed it by {format_mass(over)}"
+                    f" this job's {format_mass(grams)} would exceed it by {format_mass(over)}"
                 )
                 break
         if reason is None:
-            ledger.add(job.owner, job.project, job.month, job.grams)
+            ledger.add(job.owner, job.project, job.month, job.grams, job.embodied_g)
         else:
             held[job.job_id] = reason
     return held

@@ -20,9 +20,10 @@ from gridwait.grid.base import IntensityProvider
 from gridwait.grid.profile import ProfileProvider, profile_zone
 from gridwait.grid.series import IntensitySeries
 from gridwait.scheduler.budgets import Candidate, Ledger, Limit, check, month_bounds, month_of
+from gridwait.scheduler.footprint import planned_rate
 from gridwait.scheduler.planner import Placement, PlanJob, PlanOptions, Running, plan
 from gridwait.states import JobState
-from gridwait.store.budgets import budgets, month_usage
+from gridwait.store.budgets import EmbodiedRate, budgets, month_usage
 from gridwait.store.engine import Store
 from gridwait.store.jobs import get_job, jobs_in, plan_segments, transition
 from gridwait.store.models import Job
@@ -85,7 +86,7 @@ def plan_queue(
             for j in waiting
             if j.id is not None and j.state == JobState.SUSPENDED
         }
-        limits = [Limit(b.scope, b.name, b.monthly_g) for b in budgets(session)]
+        limits = [Limit(b.scope, b.name, b.monthly_g, b.counts) for b in budgets(session)]
     jobs = {j.id: j for j in waiting if j.id is not None}
     planned = [plan_job(j, now, clock.factor, done.get(i, 0.0)) for i, j in jobs.items()]
     horizon = timedelta(hours=settings.grid.horizon_hours)
@@ -123,7 +124,8 @@ def plan_queue(
 
     placements = place(planned)
     if limits and placements:
-        held = _over_budget(store, placements, jobs, limits, now)
+        rate = planned_rate(settings.footprint, settings.energy.hardware)
+        held = _over_budget(store, placements, jobs, limits, now, rate)
         if held:
             placements = place([p for p in planned if p.id not in held])
     report = PlanReport(now, placements, held, jobs, forecast)
@@ -176,17 +178,24 @@ def _over_budget(
     jobs: dict[int, Job],
     limits: list[Limit],
     now: datetime,
+    rate: EmbodiedRate,
 ) -> dict[int, str]:
+    """Jobs to hold; `rate` is the embodied gCO2e per hour of a job by its GPUs."""
     ledger = Ledger()
     months = sorted({month_of(p.start) for p in placements})
     replanning = frozenset(jobs)
     with store.read() as session:
         for month in months:
             start, end = month_bounds(datetime.strptime(month, "%Y-%m").replace(tzinfo=now.tzinfo))
-            ledger.add_month(month, month_usage(session, start, end), replanning)
+            ledger.add_month(month, month_usage(session, start, end, rate), replanning)
     candidates = [
         Candidate(
-            p.job_id, jobs[p.job_id].owner, jobs[p.job_id].project, month_of(p.start), p.forecast_g
+            p.job_id,
+            jobs[p.job_id].owner,
+            jobs[p.job_id].project,
+            month_of(p.start),
+            p.forecast_g,
+            rate(jobs[p.job_id].gpus) * (jobs[p.job_id].est_seconds or 0.0) / 3600,
         )
         for p in placements
     ]

@@ -54,9 +54,12 @@ class Service:
         store: Store,
         provider: IntensityProvider,
         launcher: Launcher,
+        reporting: IntensityProvider | None = None,
     ) -> None:
+        """`provider` is planned on; `reporting` (default: the same) is accounted on."""
         self.settings, self.clock, self.store = settings, clock, store
         self.provider, self.launcher = provider, launcher
+        self.reporting = reporting or provider
         self.timer = Timer(clock)
         self.zone = settings.grid.zone
         self._signature: tuple[object, ...] | None = None
@@ -109,7 +112,14 @@ class Service:
 
     def poll(self) -> None:
         self.replan()
-        settled, pending = settle(self.store, self.provider, self.zone, self.clock)
+        settled, pending = settle(
+            self.store,
+            self.reporting,
+            self.zone,
+            self.clock,
+            planning=self.provider,
+            footprint=self.settings.footprint,
+        )
         if settled:
             log.info("settled %d provisional run(s); %d still provisional", settled, pending)
 
@@ -264,10 +274,21 @@ class Service:
                 self.launcher.cancel(run.handle)  # hung: make sure it is gone
             self._settle_lost(run_id, "lease lapsed: no heartbeat from the worker")
 
+    def _account(self, run_id: int) -> Run:
+        return account(
+            self.store,
+            self.reporting,
+            self.zone,
+            self.clock,
+            run_id,
+            planning=self.provider,
+            footprint=self.settings.footprint,
+        )
+
     def _conclude(self, run_id: int) -> None:
         """A run the worker reported: account it and move its job on."""
         self._suspending.discard(run_id)
-        row = account(self.store, self.provider, self.zone, self.clock, run_id)
+        row = self._account(run_id)
         now = self.clock.now()
         with self.store.write() as session:
             job = get_job(session, row.job_id)
@@ -306,7 +327,7 @@ class Service:
             if not end(session, run_id, RunState.LOST, values):
                 return  # the worker reported meanwhile, or it was settled already
         self._suspending.discard(run_id)
-        row = account(self.store, self.provider, self.zone, self.clock, run_id)
+        row = self._account(run_id)
         with self.store.write() as session:
             job = get_job(session, row.job_id)
             if job.state in FINAL or job.state != JobState.RUNNING:

@@ -233,7 +233,25 @@ _V6 = [
     "ALTER TABLE runs ADD COLUMN eval_accuracy REAL",
 ]
 
-MIGRATIONS: Sequence[Sequence[str]] = (_V1, _V2, _V3, _V4, _V5, _V6)
+# 7: the whole footprint. A run's embodied carbon (amortised hardware manufacturing, with
+#    its method and source) and water (on-site and, where a source is known, the grid's,
+#    in litres); the emissions on the signal it was planned on when that differs from the
+#    one it is reported on; whether a budget counts operational or total emissions.
+_V7 = [
+    "ALTER TABLE runs ADD COLUMN embodied_g REAL",
+    "ALTER TABLE runs ADD COLUMN embodied_method TEXT",
+    "ALTER TABLE runs ADD COLUMN embodied_source TEXT",
+    "ALTER TABLE runs ADD COLUMN water_l REAL",
+    "ALTER TABLE runs ADD COLUMN water_onsite_l REAL",
+    "ALTER TABLE runs ADD COLUMN water_grid_l REAL",
+    "ALTER TABLE runs ADD COLUMN water_method TEXT",
+    "ALTER TABLE runs ADD COLUMN planning_g REAL",
+    "ALTER TABLE runs ADD COLUMN planning_source TEXT",
+    "ALTER TABLE budgets ADD COLUMN counts TEXT NOT NULL DEFAULT 'operational'"
+    " CHECK (counts IN ('operational', 'total'))",
+]
+
+MIGRATIONS: Sequence[Sequence[str]] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7)
 """MIGRATIONS[i] brings a database from version i to version i + 1."""
 
 LATEST = len(MIGRATIONS)

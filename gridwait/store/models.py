@@ -137,6 +137,19 @@ class Run(SQLModel, table=True):
     token_hash: str | None = None
     """SHA-256 of the run's own API token: its worker reports with it while the run is
     claimed or running and its lease holds."""
+    embodied_g: float | None = None
+    """Manufacturing gCO2e of the devices held, for the hours held (not in emissions_g)."""
+    embodied_method: str | None = None
+    embodied_source: str | None = None
+    water_l: float | None = None
+    """Litres: water_onsite_l + water_grid_l (the latter where a source is known)."""
+    water_onsite_l: float | None = None
+    water_grid_l: float | None = None
+    water_method: str | None = None
+    planning_g: float | None = None
+    """gCO2eq on the signal the job was planned on, when it differs from the reported one
+    (emissions_g); None when they are the same."""
+    planning_source: str | None = None
 
 
 class EnergySample(SQLModel, table=True):
@@ -182,6 +195,8 @@ class Budget(SQLModel, table=True):
     scope: str
     name: str
     monthly_g: float
+    counts: str = "operational"
+    """operational (emissions_g) or total (operational + embodied)."""
     created_at: datetime = _time(nullable=False)  # type: ignore[assignment]
     updated_at: datetime = _time(nullable=False)  # type: ignore[assignment]
 

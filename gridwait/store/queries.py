@@ -56,7 +56,9 @@ SELECT runs.id AS run_id, runs.job_id, jobs.name, jobs.owner, jobs.project, runs
        runs.saving_g, runs.intensity_source, runs.tokens_real, runs.tokens_padded, runs.steps,
        runs.final_loss, runs.accuracy, runs.eval_examples, runs.eval_loss, runs.eval_accuracy,
        runs.hardware, runs.precision, jobs.gpus, jobs.est_energy_j,
-       jobs.est_seconds
+       jobs.est_seconds, runs.embodied_g, runs.embodied_method, runs.embodied_source,
+       runs.water_l, runs.water_onsite_l, runs.water_grid_l, runs.water_method, runs.planning_g,
+       runs.planning_source
 FROM runs JOIN jobs ON jobs.id = runs.job_id
 """
 MEASURED_METHODS = ("nvml_counter", "nvml_power", "rapl")

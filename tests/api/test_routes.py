@@ -149,6 +149,7 @@ def test_admins_manage_users_and_budgets(lab: Lab) -> None:
         "scope": "project",
         "name": "nlp",
         "monthly_g": 1500.0,
+        "counts": "operational",
         "month": datetime.now(UTC).strftime("%Y-%m"),
         "used_g": 0.0,
         "committed_g": 0.0,
@@ -156,6 +157,12 @@ def test_admins_manage_users_and_budgets(lab: Lab) -> None:
     }
     _problem(lab.as_("root", "PUT", "/api/v1/budgets/project/nlp", json={"monthly_g": -1}), 422)
     _problem(lab.as_("root", "PUT", "/api/v1/budgets/team/nlp", json={"monthly_g": 1}), 422)
+    total = {"monthly_g": 1500, "counts": "total"}
+    assert lab.as_("root", "PUT", "/api/v1/budgets/project/nlp", json=total).json()["counts"] == (
+        "total"
+    )
+    wrong = {"monthly_g": 1500, "counts": "all"}
+    _problem(lab.as_("root", "PUT", "/api/v1/budgets/project/nlp", json=wrong), 422)
     assert [b["name"] for b in lab.as_("bob", "GET", "/api/v1/budgets").json()] == ["nlp"]
     assert lab.as_("root", "DELETE", "/api/v1/budgets/project/nlp").status_code == 204
     _problem(lab.as_("root", "DELETE", "/api/v1/budgets/project/nlp"), 404)

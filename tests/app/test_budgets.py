@@ -96,3 +96,28 @@ def test_one_usage_for_budget_list_report_and_planner(deps: Deps, dataset: Path)
     assert ledger.of("user", "ada", "2026-03") == 12.0
     assert ledger.of("project", "nlp", "2026-03") == 15.0
     assert ledger.of("user", "bob", "2026-03") == 3.0
+
+
+def test_a_total_budget_counts_embodied_use_and_commitments(deps: Deps, dataset: Path) -> None:
+    from sqlmodel import select
+
+    from gridwait.store.models import Job
+
+    _lab_month(deps, dataset)
+    with deps.store().write() as session:
+        run = session.exec(select(Run).where(Run.emissions_g == 12.0)).one()
+        run.embodied_g = 4.0
+        session.add(run)
+        seconds = {j.owner: j.est_seconds or 0.0 for j in session.exec(select(Job)).all()}
+    set_budget(deps, ADMIN, "user", "bob", 100.0, counts="total")
+    view = set_budget(deps, ADMIN, "user", "ada", 100.0, counts="total")
+    assert view.counts == "total" and view.used_g == 12.0 + 4.0
+    # a CPU job's planned hours x a 16-core machine's share of a 2,500 kg server over
+    # 6 years at 85 % use (no [energy] hardware set)
+    per_hour = 2500 * 16 / 64 * 1000 / (6 * 8760 * 0.85)
+    bob = next(b for b in usage(deps, ADA) if b.name == "bob")
+    assert bob.committed_g == pytest.approx(3.0 + per_hour * seconds["bob"] / 3600)
+    with pytest.raises(ConfigError, match="operational or total"):
+        set_budget(deps, ADMIN, "user", "ada", 100.0, counts="everything")
+    row = report(deps, BOB, "user", RunFilter())[0]
+    assert row.budget_counts == "total"

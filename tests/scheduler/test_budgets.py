@@ -56,7 +56,7 @@ def test_a_job_over_its_user_budget_is_held_with_the_reason() -> None:
     book = ledger(("ada", "nlp", MARCH, 900.0))
     held = check([job(1, 150.0)], [Limit("user", "ada", 1000.0)], book)
     assert held == {
-        1: "user ada budget 1.00 kg/month: 900 g used or committed in 2026-03,"
+        1: "user ada budget 1.00 kg/month, operational: 900 g used or committed in 2026-03,"
         " this job's 150 g would exceed it by 50 g"  # 900 + 150 - 1000
     }
     assert book.of("user", "ada", MARCH) == 900.0  # a held job commits nothing
@@ -77,7 +77,7 @@ def test_a_project_budget_holds_a_job_its_user_budget_allows() -> None:
     limits = [Limit("user", "ada", 10_000.0), Limit("project", "nlp", 500.0)]
     held = check([job(1, 150.0)], limits, book)  # ada: 0 + 150 of 10 kg; nlp: 400 + 150 of 500
     assert held == {
-        1: "project nlp budget 500 g/month: 400 g used or committed in 2026-03,"
+        1: "project nlp budget 500 g/month, operational: 400 g used or committed in 2026-03,"
         " this job's 150 g would exceed it by 50 g"
     }
 
@@ -85,7 +85,7 @@ def test_a_project_budget_holds_a_job_its_user_budget_allows() -> None:
 def test_the_user_budget_is_named_first_when_both_are_exceeded() -> None:
     limits = [Limit("project", "nlp", 100.0), Limit("user", "ada", 100.0)]
     held = check([job(1, 300.0)], limits, Ledger())
-    assert held[1].startswith("user ada budget 100 g/month: 0.00 g used or committed")
+    assert held[1].startswith("user ada budget 100 g/month, operational: 0.00 g used or committed")
 
 
 def test_other_users_and_projects_are_not_limited_by_a_budget_not_theirs() -> None:
@@ -161,3 +161,21 @@ def test_month_bounds_are_utc_and_end_exclusive(
     assert bounds == (start.replace(tzinfo=UTC), end.replace(tzinfo=UTC))
     assert bounds[0] <= when < bounds[1]
     assert all(b.tzinfo == UTC for b in bounds)
+
+
+# ---- what a budget counts ------------------------------------------------------------------
+
+
+def test_a_total_budget_counts_embodied_grams_an_operational_one_does_not() -> None:
+    book = Ledger()
+    book.add("ada", "nlp", MARCH, 800.0, embodied=150.0)  # a run that ended: 800 + 150 g
+    planned = Candidate(1, "ada", "nlp", MARCH, 100.0, embodied_g=60.0)
+    assert book.of("user", "ada", MARCH) == 800.0
+    assert book.of("user", "ada", MARCH, "total") == 950.0
+    # operational: 800 + 100 = 900 of 1 kg fits; total: 950 + 160 = 1110 is 110 g over
+    assert check([planned], [Limit("user", "ada", 1000.0)], Ledger(dict(book.spent))) == {}
+    held = check([planned], [Limit("user", "ada", 1000.0, "total")], book)
+    assert held == {
+        1: "user ada budget 1.00 kg/month, total (operational + embodied): 950 g used or"
+        " committed in 2026-03, this job's 160 g would exceed it by 110 g"
+    }
