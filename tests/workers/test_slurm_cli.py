@@ -4,6 +4,7 @@ tools; tests/workers/test_slurm_daemons.py runs the same adapter against real da
 
 from __future__ import annotations
 
+import json
 import stat
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -209,7 +210,11 @@ def test_commands_run_under_utc_with_the_configured_slurm_conf(
 def test_a_failed_command_names_itself_and_slurms_first_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _fake_tool(tmp_path, "scontrol", 'echo "Invalid job id specified" >&2; echo more >&2; exit 1')
+    _fake_tool(
+        tmp_path,
+        "scontrol",
+        'echo "scontrol: error: Invalid job id specified" >&2; echo more >&2; exit 1',
+    )
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(SlurmError, match=r"^scontrol update: Invalid job id specified$"):
         SlurmCli().move(9, datetime(2026, 3, 2, tzinfo=UTC))
@@ -235,10 +240,38 @@ def test_unreadable_json_is_a_slurm_error(tmp_path: Path, monkeypatch: pytest.Mo
         SlurmCli().jobs()
 
 
-def test_signalling_a_job_slurm_no_longer_knows(
+def _fake_squeue(folder: Path, state: str) -> None:
+    answer = json.dumps({"jobs": [{**PENDING, "job_id": 2, "job_state": state}]})
+    _fake_tool(folder, "squeue", f"echo '{answer}'")
+
+
+def test_a_job_that_ended_since_is_not_signalled(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    _fake_squeue(tmp_path, "RUNNING")
     body = 'echo "scancel: error: Kill job error on job id 2: Invalid job id specified" >&2; exit 1'
     _fake_tool(tmp_path, "scancel", body)
     monkeypatch.setenv("PATH", str(tmp_path))
     assert SlurmCli().signal(2) is False
+
+
+@pytest.mark.parametrize("state", ["PENDING", "COMPLETED"])
+def test_only_a_running_job_is_signalled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, state: str
+) -> None:
+    """scancel --signal on a pending job waits, silently, until it starts."""
+    _fake_squeue(tmp_path, state)
+    _fake_tool(tmp_path, "scancel", 'touch "$0.called"')
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert SlurmCli().signal(2) is False
+    assert not (tmp_path / "scancel.called").exists()
+
+
+def test_a_running_job_is_signalled_with_its_children(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fake_squeue(tmp_path, "RUNNING")
+    _fake_tool(tmp_path, "scancel", 'echo "$*" > "$0.args"')
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert SlurmCli().signal(2, "USR1") is True
+    assert (tmp_path / "scancel.args").read_text().split() == ["--full", "--signal=USR1", "2"]

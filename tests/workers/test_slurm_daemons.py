@@ -15,6 +15,7 @@ from typing import TypeVar
 
 import pytest
 
+from gridwait.errors import SlurmError
 from gridwait.states import RunState
 from gridwait.workers.launchers.base import LaunchState, Status
 from gridwait.workers.launchers.slurm_cli import (
@@ -88,6 +89,7 @@ def test_a_job_waits_for_its_begin_time(slurm: SlurmCli, tmp_path: Path) -> None
     job = _wait("reason BeginTime", waiting)
     assert (job.state, job.begin) == ("PENDING", begin)
     assert job.run_state() == RunState.CLAIMED
+    assert slurm.signal(job_id, "TERM") is False  # no worker yet: nothing to signal
 
 
 def test_a_job_starts_once_its_begin_time_is_past(slurm: SlurmCli, tmp_path: Path) -> None:
@@ -138,6 +140,13 @@ def test_a_job_that_runs_ends_with_its_exit_code(
     assert (job.state, job.exit_code) == (state, code)
     assert job.status() == Status(LaunchState.EXITED, code)
     assert job.start is not None and job.end is not None and job.start <= job.end
+
+
+def test_a_refused_submission_says_why(slurm: SlurmCli, tmp_path: Path) -> None:
+    script = _script(tmp_path, "exit 0")
+    submission = Submission(script, datetime.now(UTC), "n", tmp_path / "o", partition="nope")
+    with pytest.raises(SlurmError, match=r"^sbatch: invalid partition specified: nope$"):
+        slurm.submit(submission)
 
 
 WORKER = f"""\

@@ -191,11 +191,15 @@ class SlurmCli:
         self._run(["scancel", str(job_id)])
 
     def signal(self, job_id: int, name: str = "TERM") -> bool:
-        """Send SIG`name` to the batch script and its children; False if Slurm no longer
-        knows the job or it has ended (nothing to signal)."""
+        """Send SIG`name` to the running batch script and its children; False, sending
+        nothing, when the job does not run: pending (`scancel --signal` would wait for it
+        to start), over, or forgotten."""
+        job = self.job(job_id)
+        if job is None or _base_state(job.state) != "RUNNING":
+            return False
         try:
             self._run(["scancel", "--full", f"--signal={name}", str(job_id)])
-        except SlurmError as exc:
+        except SlurmError as exc:  # it ended since
             if "Invalid job id" in str(exc) or "already completing" in str(exc):
                 return False
             raise
@@ -245,10 +249,18 @@ class SlurmCli:
         except subprocess.TimeoutExpired:
             raise SlurmError(command, f"no answer in {self.settings.timeout:g} s") from None
         if done.returncode != 0:
-            said = done.stderr.strip() or done.stdout.strip()
-            first = said.splitlines()[0] if said else f"exit code {done.returncode}"
-            raise SlurmError(command, first)
+            said = (done.stderr.strip() or done.stdout.strip()).splitlines()
+            raise SlurmError(
+                command, _reason(said[0], args[0]) if said else f"exit {done.returncode}"
+            )
         return done.stdout
+
+
+def _reason(line: str, tool: str) -> str:
+    """Slurm's line without the tool's own "sbatch: error: " in front."""
+    for prefix in (f"{tool}: ", "error: "):
+        line = line.removeprefix(prefix)
+    return line
 
 
 def slurm_time(moment: datetime) -> str:
