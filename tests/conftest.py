@@ -15,7 +15,7 @@ import pytest
 
 from benchmarks.shared import shared_dir
 from gridwait.cli import main
-from tests.slurm_cluster import SlurmCluster, missing
+from tests.slurm_cluster import missing, start_cluster
 
 # Every `gridwait run` a test starts (in process or as a child) serves its API on a free
 # port: two services at once must not fight over the default 8787.
@@ -138,11 +138,9 @@ def slurm_conf() -> Iterator[Path]:
     reason = missing()
     if reason is not None:
         pytest.skip(reason)
-    cluster = SlurmCluster()
     try:
-        cluster.start()
+        cluster = start_cluster()
     except RuntimeError as exc:
-        cluster.stop()
         pytest.fail(str(exc), pytrace=False)
     try:
         yield cluster.conf

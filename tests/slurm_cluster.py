@@ -44,19 +44,22 @@ def missing() -> str | None:
     return None
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def _free_ports() -> tuple[int, int]:
+    """Two distinct ports free on 127.0.0.1 now (both held while choosing)."""
+    with socket.socket() as first, socket.socket() as second:
+        first.bind(("127.0.0.1", 0))
+        second.bind(("127.0.0.1", 0))
+        return int(first.getsockname()[1]), int(second.getsockname()[1])
 
 
 def _config(folder: Path) -> str:
     cpus = max(1, min(2, os.cpu_count() or 1))
+    controller, node = _free_ports()
     return f"""\
 ClusterName=gwtest
 SlurmctldHost=localhost
-SlurmctldPort={_free_port()}
-SlurmdPort={_free_port()}
+SlurmctldPort={controller}
+SlurmdPort={node}
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
@@ -88,10 +91,29 @@ PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 """
 
 
+def start_cluster(attempts: int = 2) -> SlurmCluster:
+    """A started cluster; one more try on a fresh folder and ports if the first fails (a
+    port chosen free can be taken before the daemon binds it). RuntimeError with the
+    daemons' logs if every try fails."""
+    for attempt in range(1, attempts + 1):
+        cluster = SlurmCluster()
+        try:
+            cluster.start()
+        except RuntimeError:
+            cluster.stop()
+            if attempt == attempts:
+                raise
+        else:
+            return cluster
+    raise AssertionError("unreachable")
+
+
 class SlurmCluster:
     def __init__(self) -> None:
-        self.folder = Path(tempfile.mkdtemp(prefix="gw-slurm-"))
-        self.folder.chmod(0o755)  # munged, as user munge, must reach its socket inside
+        # in /tmp, not TMPDIR or pytest's 0700 folders: user munge must reach its socket,
+        # and a socket's path has at most 107 bytes
+        self.folder = Path(tempfile.mkdtemp(prefix="gw-slurm-", dir="/tmp"))
+        self.folder.chmod(0o755)
         self.conf = self.folder / "slurm.conf"
         self.env = {
             **os.environ,
