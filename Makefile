@@ -8,7 +8,7 @@ STAMP   := $(VENV)/.installed
 # resolves to a CUDA build of several GB (see ../shared/reference/platform.md).
 TORCH   := torch==2.13.0
 
-.PHONY: install test lint typecheck pytest demo clean gpu-check
+.PHONY: install test lint typecheck pytest demo clean gpu-check slurm
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -26,7 +26,22 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy gridwait
 
-pytest: $(STAMP)
+# Slurm's daemons for tests/workers/test_slurm_daemons.py (CI runs as root on Debian 12).
+# Installed only when sbatch is missing and we are root with apt-get; anything else (no
+# root, no apt, no network) leaves them missing and those tests skip with the reason.
+SLURM_PKGS := slurm-wlm slurmctld slurmd slurm-client munge
+slurm:
+	@if ! command -v sbatch >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] \
+		&& command -v apt-get >/dev/null 2>&1; then \
+		echo "installing $(SLURM_PKGS) for the Slurm tests"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -qq $(SLURM_PKGS) >/dev/null 2>&1 \
+		|| { apt-get update -qq >/dev/null 2>&1 \
+		     && apt-get install -y -qq $(SLURM_PKGS) >/dev/null 2>&1; } \
+		|| echo "could not install Slurm: its tests will be skipped"; \
+	fi
+
+pytest: $(STAMP) slurm
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/pytest -q
 
 test: lint typecheck pytest

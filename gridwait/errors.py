@@ -23,6 +23,7 @@ traceback.
     ├── TraceError               a trace file cannot be read
     ├── MeterError               an energy meter cannot measure
     └── LaunchError              a worker could not be started
+        └── SlurmError               a Slurm command failed (names it, and Slurm's reason)
 """
 
 from __future__ import annotations
@@ -130,3 +131,12 @@ class MeterError(GridwaitError):
 
 class LaunchError(GridwaitError):
     pass
+
+
+class SlurmError(LaunchError):
+    """A Slurm command failed or answered what cannot be read. The message names the
+    command and the first line of what Slurm said."""
+
+    def __init__(self, command: str, reason: str) -> None:
+        super().__init__(f"{command}: {one_line(reason) or 'no reason given'}")
+        self.command = command

@@ -6,7 +6,7 @@ import csv
 import os
 import sqlite3
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +15,7 @@ import pytest
 
 from benchmarks.shared import shared_dir
 from gridwait.cli import main
+from tests.slurm_cluster import missing, start_cluster
 
 # Every `gridwait run` a test starts (in process or as a child) serves its API on a free
 # port: two services at once must not fight over the default 8787.
@@ -127,3 +128,21 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with DEMO.open() as handle:
         texts = [row["text"] for row in csv.DictReader(handle)]
     return build_model(texts, tmp_path_factory.mktemp("tiny-bert"), size="tiny")
+
+
+@pytest.fixture(scope="session")
+def slurm_conf() -> Iterator[Path]:
+    """A one-node Slurm cluster of real daemons for the session; its slurm.conf. Skipped
+    only where Slurm is not installed (or not as root); a cluster that will not start
+    fails with the daemons' logs."""
+    reason = missing()
+    if reason is not None:
+        pytest.skip(reason)
+    try:
+        cluster = start_cluster()
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield cluster.conf
+    finally:
+        cluster.stop()
