@@ -1,8 +1,9 @@
 """Backtests: the real planner, a simulated clock, a real trace.
 
 Every `poll` the queue is re-planned with only the forecast known at that time (the
-trace's forecast mode, issued at that moment, `horizon` long; beyond it a trailing
-28-day hour-of-day profile of the actuals already known); a job is also planned the
+trace's forecast mode, issued at that moment, `horizon` long (a day-ahead column only as
+far as it was published then, see grid/trace.py); beyond it a trailing 28-day hour-of-day
+profile of the actuals already known); a job is also planned the
 moment it is submitted. Jobs start when their plan says, interruptible ones run their
 planned segment and are re-planned when it ends. Everything is accounted against the
 ACTUAL trace. `oracle` is the same planner fed the actual intensities over the whole
@@ -28,6 +29,7 @@ import numpy as np
 
 from gridwait.clock import ManualClock
 from gridwait.errors import TraceError
+from gridwait.grid.corrector import CorrectorSettings
 from gridwait.grid.series import IntensitySeries, StepFunction
 from gridwait.grid.trace import Trace, TraceProvider
 from gridwait.scheduler.planner import Placement, PlanJob, PlanOptions, Running, plan
@@ -49,6 +51,8 @@ class SimOptions:
     resume_overhead: timedelta = timedelta(minutes=2)
     horizon: timedelta = timedelta(hours=96)
     every_poll: bool = False
+    corrector: CorrectorSettings = field(default_factory=CorrectorSettings)
+    """For the `corrected:` forecast modes."""
 
 
 @dataclass
@@ -145,12 +149,15 @@ def simulate(
 ) -> list[Outcome]:
     """Run the queue through the trace with the planner; one Outcome per job."""
     horizon = (trace.end - trace.start) if oracle else options.horizon
-    provider = TraceProvider(trace, "perfect" if oracle else mode, seed, horizon)
+    provider = TraceProvider(
+        trace, "perfect" if oracle else mode, seed, horizon, corrector=options.corrector
+    )
     profile = None if oracle else _TrailingProfile(trace)
     accountant = _Accountant(trace)
     step = options.step or max(trace.resolution, timedelta(minutes=5))
     plan_options = PlanOptions(step, options.min_segment, options.resume_overhead)
-    deterministic = oracle or mode != "persistence"
+    # a day-ahead column reaches further, and a corrected one changes, with the issue time
+    deterministic = oracle or mode == "perfect" or mode.startswith("noise:")
     clock = ManualClock(jobs[0].submit)
     states = {j.id: _State(Outcome(j), j.duration_s) for j in jobs}
     arrivals = sorted(jobs, key=lambda j: (j.submit, j.id))
