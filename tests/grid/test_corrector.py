@@ -19,6 +19,7 @@ from gridwait.grid.corrector import (
 )
 from gridwait.grid.series import FloatArray
 from gridwait.grid.trace import TraceProvider, load_trace
+from gridwait.scheduler.planner.signal import describe
 from tests.conftest import SHARED
 
 PHI = 0.8
@@ -155,3 +156,16 @@ def test_corrected_mode_on_a_real_trace(dacf) -> None:  # type: ignore[no-untype
 def test_persistence_cannot_be_corrected(dacf) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(TraceError, match="only a forecast column or noise"):
         TraceProvider(dacf, "corrected:persistence")
+
+
+def test_a_plan_says_it_used_a_corrected_forecast_and_its_band(dacf) -> None:  # type: ignore[no-untyped-def]
+    now = datetime(2021, 9, 1, 13, 30, tzinfo=UTC)
+    mode = "corrected:column:carbon_from_src_forecasts"
+    fixed = TraceProvider(dacf, mode).forecast("DE", now, now + timedelta(hours=24))
+    raw = TraceProvider(dacf, mode.removeprefix("corrected:")).forecast(
+        "DE", now, now + timedelta(hours=24)
+    )
+    assert fixed.lower is not None and fixed.upper is not None
+    width = float(np.mean(fixed.upper - fixed.lower))
+    assert f"corrected from its own errors, band {width:.0f} gCO2eq/kWh" in describe(fixed, None)
+    assert "corrected" not in describe(raw, None)
