@@ -74,8 +74,9 @@ def dacf_table() -> dict[str, object]:
             cells[name] = {**row(result), "more_than_now_pct": more_than_now_pct(result)}
         cells["perfect"] = row(backtest(trace, h2_jobs, "perfect", 0, SimOptions()))
         table[region] = cells
+    regions = list(table.values())
     for name in ("day_ahead", "corrected"):
-        shares = [t[name]["share_of_oracle_pct"] for t in table.values()]  # type: ignore[index]
+        shares = [cells[name]["share_of_oracle_pct"] for cells in regions]  # type: ignore[index]
         table[f"mean_share_{name}_pct"] = round(sum(shares) / len(shares), 1)
     return table
 
