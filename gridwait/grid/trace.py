@@ -311,6 +311,14 @@ class TraceProvider(IntensityProvider):
             return self._corrected(series, start)
         return replace(series, error=self.error)
 
+    def revision(self, issued: datetime) -> tuple[int, datetime | None] | None:
+        """What a forecast issued at `issued` depends on besides the trace: equal revisions,
+        equal numbers. None where every issue time differs (persistence)."""
+        if self._forecast is None:
+            return None
+        known = math.floor(self.trace.index(issued - self.shift)) if self._corrector else 0
+        return known, self.issued_until(issued) if self.day_ahead else None
+
     def issued_until(self, issued: datetime) -> datetime:
         """How far a day-ahead column issued at `issued` reaches."""
         local = issued - self.shift + DAY_AHEAD_PUBLISHED

@@ -10,11 +10,11 @@ ACTUAL trace. `oracle` is the same planner fed the actual intensities over the w
 trace; `run_now` starts every job at submission (no capacity limit, no waiting).
 
 A poll whose forecast brings nothing new for any waiting job (every deadline already
-inside the last plan's horizon, and a forecast mode that does not change with the issue
-time) is skipped: the last plan stands, as it was made on the same numbers. Re-planning
-anyway (`every_poll`) gives the same result for non-interruptible jobs without a
-capacity limit; otherwise re-placing the queue around jobs that have started since can
-differ a little (a test bounds it). It takes about three times as long.
+inside the last plan's horizon, and a forecast that has not changed since: see
+`TraceProvider.revision`) is skipped: the last plan stands, as it was made on the same
+numbers. Re-planning anyway (`every_poll`) gives the same result for non-interruptible
+jobs without a capacity limit; otherwise re-placing the queue around jobs that have
+started since can differ a little (a test bounds it). It takes about three times as long.
 """
 
 from __future__ import annotations
@@ -156,14 +156,13 @@ def simulate(
     accountant = _Accountant(trace)
     step = options.step or max(trace.resolution, timedelta(minutes=5))
     plan_options = PlanOptions(step, options.min_segment, options.resume_overhead)
-    # a day-ahead column reaches further, and a corrected one changes, with the issue time
-    deterministic = oracle or mode == "perfect" or mode.startswith("noise:")
     clock = ManualClock(jobs[0].submit)
     states = {j.id: _State(Outcome(j), j.duration_s) for j in jobs}
     arrivals = sorted(jobs, key=lambda j: (j.submit, j.id))
     next_arrival, waiting, running = 0, set[str](), set[str]()
     next_poll = _ceil(clock.now(), options.poll)
     known_until = clock.now()
+    revision = provider.revision(clock.now())
     while next_arrival < len(arrivals) or waiting or running:
         now = clock.now()
         replan = False
@@ -185,11 +184,13 @@ def simulate(
             replan = True
         if now + EPS >= next_poll:
             needed = max((states[k].out.job.deadline for k in waiting), default=now)
-            replan = replan or options.every_poll or not deterministic or needed > known_until
+            changed = revision is None or provider.revision(now) != revision
+            replan = replan or options.every_poll or changed or needed > known_until
             next_poll = _ceil(now + EPS, options.poll)
         if replan and waiting:
             _replan(states, waiting, running, now, provider, profile, options, plan_options)
             known_until = now + horizon
+            revision = provider.revision(now)
         for key in sorted(waiting, key=lambda k: states[k].out.job.submit):  # due to start
             st = states[key]
             if st.placement is not None and st.placement.start <= now + EPS:

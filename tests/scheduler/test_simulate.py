@@ -97,6 +97,18 @@ def test_skipping_idle_polls() -> None:
     assert sum(o.missed for o in slow) <= 1
 
 
+@pytest.mark.parametrize(
+    "mode", ["column:carbon_from_src_forecasts", "corrected:column:carbon_from_src_forecasts"]
+)
+def test_a_poll_replans_when_the_forecast_changes_and_only_then(mode: str) -> None:
+    trace = load_trace(SHARED / "data" / "traces" / "dacf" / "DE_2021H2_forecast_and_actual.csv")
+    start, end = datetime(2021, 10, 4, tzinfo=UTC), datetime(2021, 10, 16, tzinfo=UTC)
+    jobs = generate("weekday-ml", start, end, seed=5)
+    fast = simulate(trace, jobs, mode, 0, SimOptions())
+    slow = simulate(trace, jobs, mode, 0, SimOptions(every_poll=True))
+    assert [o.segments for o in fast] == [o.segments for o in slow]
+
+
 def test_real_day_ahead_forecast_gets_most_of_the_oracle_saving() -> None:
     trace = load_trace(SHARED / "data" / "traces" / "dacf" / "PJM_2021H2_forecast_and_actual.csv")
     jobs = generate(
