@@ -283,7 +283,12 @@ class TraceProvider(IntensityProvider):
         self._forecast = forecast_values(trace, mode, seed)
         self.day_ahead = mode.removeprefix(CORRECTED).startswith("column")
         self._corrector = (
-            RollingCorrector(trace.actual, self._forecast, corrector or CorrectorSettings())
+            RollingCorrector(
+                trace.actual,
+                self._forecast,
+                corrector or CorrectorSettings(),
+                refit=max(1, round(DAY / trace.resolution)),  # once a day, as fits cost
+            )
             if mode.startswith(CORRECTED) and self._forecast is not None
             else None
         )
