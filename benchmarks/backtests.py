@@ -2,12 +2,17 @@
 
     python benchmarks/backtests.py [--quick]   -> prints JSON
     python benchmarks/backtests.py --gb-interruptible   -> one case, timed (goal: <= 30 s)
+    python benchmarks/backtests.py --dacf   -> only table 2
+    python benchmarks/backtests.py --lwa-corrected   -> only table 1's noise rows, corrected
 
 1. Let's Wait Awhile's 2020 traces (Germany, Great Britain, France): weekday ad hoc
    fine-tunes with next-workday deadlines (~3,400 a year), forecasts perfect,
    noise:0.05 and noise:0.10, jobs not interruptible and all interruptible.
 2. The six DACF regions (2021 H2): the real day-ahead forecast (column
-   carbon_from_src_forecasts) against a perfect one, as a share of the oracle's saving.
+   carbon_from_src_forecasts, issued day-ahead: see grid/trace.py), raw and corrected
+   from its own errors (corrected:column:..., grid/corrector.py), against a perfect one,
+   as a share of the oracle's saving, with the share of jobs whose plan emitted more than
+   running at submission would have.
 3. One capacity-limited run (16 GPUs) with its deadline misses.
 
 `--gb-interruptible`: only the year of weekday jobs, ALL interruptible, on the GB 2020
@@ -49,15 +54,66 @@ def row(result: dict[str, object]) -> dict[str, object]:
     }
 
 
+def more_than_now_pct(result: dict[str, object]) -> float:
+    """Share of jobs whose plan emitted more than running at submission, %."""
+    jobs = result["per_job"]
+    assert isinstance(jobs, list)
+    worse = sum(j["policy_g"] > j["run_now_g"] * (1 + 1e-9) for j in jobs)
+    return round(100 * worse / len(jobs), 1)
+
+
+def dacf_table() -> dict[str, object]:
+    table: dict[str, object] = {}
+    h2_jobs = generate("weekday-ml", *H2, seed=2)
+    column = "column:carbon_from_src_forecasts"
+    for region in ("CISO", "DE", "ERCO", "ISNE", "PJM", "SE"):
+        trace = load_trace(TRACES / "dacf" / f"{region}_2021H2_forecast_and_actual.csv")
+        cells = {}
+        for name, mode in (("day_ahead", column), ("corrected", f"corrected:{column}")):
+            result = backtest(trace, h2_jobs, mode, 0, SimOptions(), per_job=True)
+            cells[name] = {**row(result), "more_than_now_pct": more_than_now_pct(result)}
+        cells["perfect"] = row(backtest(trace, h2_jobs, "perfect", 0, SimOptions()))
+        table[region] = cells
+    regions = list(table.values())
+    for name in ("day_ahead", "corrected"):
+        shares = [cells[name]["share_of_oracle_pct"] for cells in regions]  # type: ignore[index]
+        table[f"mean_share_{name}_pct"] = round(sum(shares) / len(shares), 1)
+    return table
+
+
+def lwa_corrected() -> dict[str, object]:
+    jobs = generate("weekday-ml", *YEAR, seed=1)
+    table: dict[str, object] = {}
+    for name in ("ger_ci.csv", "gb_ci.csv", "fr_ci.csv"):
+        trace = load_trace(TRACES / "lets-wait-awhile" / name)
+        for mode in ("noise:0.05", "noise:0.10"):
+            for corrected in ("", "corrected:"):
+                result = backtest(trace, jobs, corrected + mode, 0, SimOptions())
+                table[f"{name[:-7]} {corrected}{mode} not interruptible"] = row(result)
+    return table
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="one trace, two modes")
     parser.add_argument(
         "--gb-interruptible", action="store_true", help="only GB 2020, all interruptible"
     )
+    parser.add_argument("--dacf", action="store_true", help="only the DACF table")
+    parser.add_argument(
+        "--lwa-corrected", action="store_true", help="only LWA noise, raw and corrected"
+    )
     args = parser.parse_args()
     began = time.perf_counter()
     out: dict[str, object] = {}
+    if args.dacf or args.lwa_corrected:
+        if args.dacf:
+            out["dacf_2021h2_day_ahead_corrected_perfect"] = dacf_table()
+        if args.lwa_corrected:
+            out["lets_wait_awhile_2020_noise_corrected"] = lwa_corrected()
+        out["total_runtime_s"] = round(time.perf_counter() - began, 1)
+        print(json.dumps(out, indent=2))
+        return
     jobs = generate("weekday-ml", *YEAR, seed=1)
     if args.gb_interruptible:
         trace = load_trace(TRACES / "lets-wait-awhile" / "gb_ci.csv")
@@ -79,14 +135,7 @@ def main() -> None:
                 ] = row(result)
     out["lets_wait_awhile_2020_weekday_ml"] = lwa
     if not args.quick:
-        dacf = {}
-        h2_jobs = generate("weekday-ml", *H2, seed=2)
-        for region in ("CISO", "DE", "ERCO", "ISNE", "PJM", "SE"):
-            trace = load_trace(TRACES / "dacf" / f"{region}_2021H2_forecast_and_actual.csv")
-            real = backtest(trace, h2_jobs, "column:carbon_from_src_forecasts", 0, SimOptions())
-            perfect = backtest(trace, h2_jobs, "perfect", 0, SimOptions())
-            dacf[region] = {"day_ahead": row(real), "perfect": row(perfect)}
-        out["dacf_2021h2_day_ahead_vs_perfect"] = dacf
+        out["dacf_2021h2_day_ahead_corrected_perfect"] = dacf_table()
         trace = load_trace(TRACES / "lets-wait-awhile" / "ger_ci.csv")
         capped = backtest(trace, jobs, "noise:0.05", 0, SimOptions(capacity=16))
         out["ger_2020_noise_0.05_16_gpus"] = row(capped)

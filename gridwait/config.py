@@ -70,7 +70,8 @@ class GridSettings(_Section):
     trace: Path | None = None
     """CSV trace for the `trace` provider (any format in shared/data/traces)."""
     forecast: str = "perfect"
-    """Trace forecast mode: perfect, column:NAME, noise:E, persistence."""
+    """Trace forecast mode: perfect, column:NAME (day-ahead), noise:E, persistence,
+    corrected:column:NAME or corrected:noise:E (grid/trace.py)."""
     time_column: str | None = None
     value_column: str | None = None
     trace_align: Literal["none", "now"] = "none"

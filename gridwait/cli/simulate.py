@@ -37,7 +37,11 @@ def simulate(
         str | None, typer.Option(help="Trace intensity column (default: detected).")
     ] = None,
     forecast: Annotated[
-        str, typer.Option(help="perfect, column:NAME, noise:0.05 or persistence.")
+        str,
+        typer.Option(
+            help="perfect, column:NAME (day-ahead, as published), noise:0.05, persistence,"
+            " or corrected:column:NAME / corrected:noise:E (corrected from its own errors)."
+        ),
     ] = "perfect",
     seed: Annotated[int, typer.Option(help="Seed of the noise forecast (and of --generate).")] = 0,
     gpus: Annotated[

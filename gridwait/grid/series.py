@@ -113,6 +113,11 @@ class IntensitySeries:
     error: float | None = None
     """The stated standard error of each value as a share of the mean (forecasts only);
     None where the source does not state one."""
+    lower: FloatArray | None = None
+    """gCO2eq/kWh per period: the lower edge of the forecast's band (a corrected forecast
+    only, see grid/corrector.py; its `note` names the band's coverage and method)."""
+    upper: FloatArray | None = None
+    """gCO2eq/kWh per period: the upper edge of the band."""
 
     def __post_init__(self) -> None:
         if self.start.tzinfo is None:
@@ -159,7 +164,11 @@ class IntensitySeries:
         lo, hi = self._index_range(start, end)
         hi = max(hi, lo)
         return replace(
-            self, start=self.start + self.resolution * lo, values=self.values[lo:hi].copy()
+            self,
+            start=self.start + self.resolution * lo,
+            values=self.values[lo:hi].copy(),
+            lower=None if self.lower is None else self.lower[lo:hi].copy(),
+            upper=None if self.upper is None else self.upper[lo:hi].copy(),
         )
 
     def integral(self, start: datetime, end: datetime) -> float:

@@ -8,7 +8,13 @@ Let's Wait Awhile (`Time`, `Carbon Intensity`), NESO archives (`from`,
 
 Forecast modes: `perfect` (the actuals), `column:NAME` (a forecast column in the file),
 `noise:E` (actuals + one seeded Gaussian draw for the whole trace, sigma = E x mean, as
-in Wiesner et al. 2021), `persistence` (the same hour of the last day already known).
+in Wiesner et al. 2021), `persistence` (the same hour of the last day already known),
+and `corrected:` before a column or noise mode: that forecast corrected from its own errors
+up to the issue time (grid/corrector.py), with a band.
+
+A forecast column is day-ahead, issued honestly: day D's values are known from 12:00 UTC
+of day D - 1 (when ENTSO-E's day-ahead results come out), so a forecast issued at t
+reaches 12 to 36 hours ahead; the planner's fallback covers the rest.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import numpy as np
 
 from gridwait.errors import ProviderNoData, TraceError
 from gridwait.grid.base import IntensityProvider
+from gridwait.grid.corrector import METHOD, CorrectorSettings, RollingCorrector
 from gridwait.grid.series import FloatArray, IntensitySeries, Signal
 
 TIME_COLUMNS = (
@@ -53,6 +60,9 @@ FORECAST_COLUMNS = ("carbon_from_src_forecasts", "intensity.forecast")
 MARGINAL_HINTS = ("caiso_north", "moer")
 WEEK = timedelta(days=7)
 DAY = timedelta(days=1)
+DAY_AHEAD_PUBLISHED = timedelta(hours=12)
+"""Day D's values of a forecast column are known from D - 1 day + 12 h (UTC)."""
+CORRECTED = "corrected:"
 
 
 @dataclass(frozen=True, eq=False)
@@ -200,7 +210,16 @@ def _ramp(holds: np.ndarray) -> np.ndarray:
 
 def forecast_values(trace: Trace, mode: str, seed: int) -> FloatArray | None:
     """The forecast array for modes that do not depend on the issue time (None for
-    persistence). TraceError for an unknown mode or column."""
+    persistence; a corrected mode's uncorrected array). TraceError for an unknown mode or
+    column."""
+    if mode.startswith(CORRECTED):
+        base = mode.removeprefix(CORRECTED)
+        if not (base.startswith(("column", "noise:"))):
+            raise TraceError(
+                f"forecast mode {mode!r}: only a forecast column or noise can be corrected"
+                " (corrected:column:NAME, corrected:noise:E)"
+            )
+        return forecast_values(trace, base, seed)
     if mode == "perfect":
         return trace.actual
     if mode.startswith("column:") or mode == "column":
@@ -223,7 +242,8 @@ def forecast_values(trace: Trace, mode: str, seed: int) -> FloatArray | None:
     if mode == "persistence":
         return None
     raise TraceError(
-        f"unknown forecast mode {mode!r}: perfect, column:NAME, noise:E or persistence"
+        f"unknown forecast mode {mode!r}: perfect, column:NAME, noise:E, persistence,"
+        " corrected:column:NAME or corrected:noise:E"
     )
 
 
@@ -252,6 +272,7 @@ class TraceProvider(IntensityProvider):
         horizon: timedelta = timedelta(hours=72),
         zone: str = "trace",
         shift: timedelta = timedelta(0),
+        corrector: CorrectorSettings | None = None,
     ) -> None:
         self.trace = trace
         self.mode = mode
@@ -260,6 +281,17 @@ class TraceProvider(IntensityProvider):
         self.shift = shift
         self.signal = trace.signal
         self._forecast = forecast_values(trace, mode, seed)
+        self.day_ahead = mode.removeprefix(CORRECTED).startswith("column")
+        self._corrector = (
+            RollingCorrector(
+                trace.actual,
+                self._forecast,
+                corrector or CorrectorSettings(),
+                refit=max(1, round(DAY / trace.resolution)),  # once a day, as fits cost
+            )
+            if mode.startswith(CORRECTED) and self._forecast is not None
+            else None
+        )
         # what the mode itself says of its error: noise:E states it, a perfect one has none
         self.error = (
             0.0 if mode == "perfect" else _noise(mode) if mode.startswith("noise:") else None
@@ -275,10 +307,45 @@ class TraceProvider(IntensityProvider):
 
     def forecast(self, zone: str, start: datetime, end: datetime) -> IntensitySeries:
         end = min(end, start + self.horizon)
+        if self.day_ahead:
+            end = min(end, self.issued_until(start))
         values = self._forecast if self._forecast is not None else self._persistence(start, end)
         note = f"trace {self.trace.name}, forecast {self.mode}"
         series = self._series(values, "forecast", start, end, start, note)
+        if self._corrector is not None:
+            return self._corrected(series, start)
         return replace(series, error=self.error)
+
+    def revision(self, issued: datetime) -> tuple[int, datetime | None] | None:
+        """What a forecast issued at `issued` depends on besides the trace: equal revisions,
+        equal numbers. None where every issue time differs (persistence)."""
+        if self._forecast is None:
+            return None
+        known = math.floor(self.trace.index(issued - self.shift)) if self._corrector else 0
+        return known, self.issued_until(issued) if self.day_ahead else None
+
+    def issued_until(self, issued: datetime) -> datetime:
+        """How far a day-ahead column issued at `issued` reaches."""
+        local = issued - self.shift + DAY_AHEAD_PUBLISHED
+        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        return midnight + DAY + self.shift
+
+    def _corrected(self, series: IntensitySeries, issued: datetime) -> IntensitySeries:
+        """`series` corrected from the errors of the periods that ended by `issued`."""
+        assert self._corrector is not None
+        known = max(0, math.floor(self.trace.index(issued - self.shift)))
+        lo = round(self.trace.index(series.start - self.shift))
+        fixed = self._corrector.at(known, lo + len(series))
+        skip = lo - known  # the series starts at the period holding `issued`: lo == known
+        settings = self._corrector.settings
+        return replace(
+            series,
+            values=np.clip(fixed.quantile[skip:], 0.0, None),
+            lower=np.clip(fixed.lower[skip:], 0.0, None),
+            upper=np.clip(fixed.upper[skip:], 0.0, None),
+            note=f"{series.note}; {METHOD}; band {settings.band:.0%}, planned at quantile"
+            f" {settings.risk_quantile:g}",
+        )
 
     def _persistence(self, issued: datetime, end: datetime) -> FloatArray:
         """Value at T = the actual at T minus as many whole days as needed to be known at

@@ -1,19 +1,20 @@
 """Backtests: the real planner, a simulated clock, a real trace.
 
 Every `poll` the queue is re-planned with only the forecast known at that time (the
-trace's forecast mode, issued at that moment, `horizon` long; beyond it a trailing
-28-day hour-of-day profile of the actuals already known); a job is also planned the
+trace's forecast mode, issued at that moment, `horizon` long (a day-ahead column only as
+far as it was published then, see grid/trace.py); beyond it a trailing 28-day hour-of-day
+profile of the actuals already known); a job is also planned the
 moment it is submitted. Jobs start when their plan says, interruptible ones run their
 planned segment and are re-planned when it ends. Everything is accounted against the
 ACTUAL trace. `oracle` is the same planner fed the actual intensities over the whole
 trace; `run_now` starts every job at submission (no capacity limit, no waiting).
 
 A poll whose forecast brings nothing new for any waiting job (every deadline already
-inside the last plan's horizon, and a forecast mode that does not change with the issue
-time) is skipped: the last plan stands, as it was made on the same numbers. Re-planning
-anyway (`every_poll`) gives the same result for non-interruptible jobs without a
-capacity limit; otherwise re-placing the queue around jobs that have started since can
-differ a little (a test bounds it). It takes about three times as long.
+inside the last plan's horizon, and a forecast that has not changed since: see
+`TraceProvider.revision`) is skipped: the last plan stands, as it was made on the same
+numbers. Re-planning anyway (`every_poll`) gives the same result for non-interruptible
+jobs without a capacity limit; otherwise re-placing the queue around jobs that have
+started since can differ a little (a test bounds it). It takes about three times as long.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import numpy as np
 
 from gridwait.clock import ManualClock
 from gridwait.errors import TraceError
+from gridwait.grid.corrector import CorrectorSettings
 from gridwait.grid.series import IntensitySeries, StepFunction
 from gridwait.grid.trace import Trace, TraceProvider
 from gridwait.scheduler.planner import Placement, PlanJob, PlanOptions, Running, plan
@@ -49,6 +51,8 @@ class SimOptions:
     resume_overhead: timedelta = timedelta(minutes=2)
     horizon: timedelta = timedelta(hours=96)
     every_poll: bool = False
+    corrector: CorrectorSettings = field(default_factory=CorrectorSettings)
+    """For the `corrected:` forecast modes."""
 
 
 @dataclass
@@ -145,18 +149,20 @@ def simulate(
 ) -> list[Outcome]:
     """Run the queue through the trace with the planner; one Outcome per job."""
     horizon = (trace.end - trace.start) if oracle else options.horizon
-    provider = TraceProvider(trace, "perfect" if oracle else mode, seed, horizon)
+    provider = TraceProvider(
+        trace, "perfect" if oracle else mode, seed, horizon, corrector=options.corrector
+    )
     profile = None if oracle else _TrailingProfile(trace)
     accountant = _Accountant(trace)
     step = options.step or max(trace.resolution, timedelta(minutes=5))
     plan_options = PlanOptions(step, options.min_segment, options.resume_overhead)
-    deterministic = oracle or mode != "persistence"
     clock = ManualClock(jobs[0].submit)
     states = {j.id: _State(Outcome(j), j.duration_s) for j in jobs}
     arrivals = sorted(jobs, key=lambda j: (j.submit, j.id))
     next_arrival, waiting, running = 0, set[str](), set[str]()
     next_poll = _ceil(clock.now(), options.poll)
     known_until = clock.now()
+    revision = provider.revision(clock.now())
     while next_arrival < len(arrivals) or waiting or running:
         now = clock.now()
         replan = False
@@ -178,11 +184,13 @@ def simulate(
             replan = True
         if now + EPS >= next_poll:
             needed = max((states[k].out.job.deadline for k in waiting), default=now)
-            replan = replan or options.every_poll or not deterministic or needed > known_until
+            changed = revision is None or provider.revision(now) != revision
+            replan = replan or options.every_poll or changed or needed > known_until
             next_poll = _ceil(now + EPS, options.poll)
         if replan and waiting:
             _replan(states, waiting, running, now, provider, profile, options, plan_options)
             known_until = now + horizon
+            revision = provider.revision(now)
         for key in sorted(waiting, key=lambda k: states[k].out.job.submit):  # due to start
             st = states[key]
             if st.placement is not None and st.placement.start <= now + EPS:

@@ -87,6 +87,10 @@ def describe(forecast: IntensitySeries, fallback: IntensitySeries | None) -> str
         text += f" issued {forecast.issued_at:%Y-%m-%d %H:%M}"
     if forecast.fallback:
         text += f" {fallback_tag(forecast.fallback)}"
+    if forecast.lower is not None and forecast.upper is not None and len(forecast):
+        # a corrected forecast: the plan says so, and how wide its band was
+        width = float(np.nanmean(forecast.upper - forecast.lower))
+        text += f", corrected from its own errors, band {width:.0f} gCO2eq/kWh wide on average"
     text += f"; beyond {forecast.end:%Y-%m-%d %H:%M}: "
     text += (
         f"{fallback.source} {fallback.note or ''}".strip()
