@@ -4,6 +4,7 @@ numbers and the settings in, the columns to store out."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 
 from gridwait.config import FootprintSettings
@@ -19,6 +20,8 @@ from gridwait.estimators.embodied import (
 from gridwait.estimators.water import grid_water, water
 from gridwait.store.budgets import EmbodiedRate
 from gridwait.store.models import Run
+
+log = logging.getLogger(__name__)
 
 
 def embodied_row(hardware: str, settings: FootprintSettings) -> Embodied:
@@ -100,16 +103,23 @@ def planned_rate(settings: FootprintSettings, hardware: str | None) -> EmbodiedR
     """gCO2e per hour of a planned job with `gpus` GPUs (0: a CPU job), for budgets that
     count the total before the job has run: the `[energy] hardware` row where it is of
     the job's kind, else the A100 row (every GPU row shares its basis) or a 16-core
-    machine."""
+    machine. The rows are looked up once, not per job."""
+    gpu_row = _planned_row(ASSUMED_GPU, hardware, settings)
+    cpu_row = _planned_row(ASSUMED_CPU, hardware, settings)
 
     def rate(gpus: int) -> float:
-        name = ASSUMED_GPU if gpus > 0 else ASSUMED_CPU
-        if hardware is not None and (hardware.startswith("cpu") == (gpus == 0)):
-            name = hardware
-        try:
-            row = embodied_row(name, settings)
-        except EstimateError:
-            row = embodied_row(ASSUMED_GPU if gpus > 0 else ASSUMED_CPU, settings)
-        return row.g_per_hour * max(gpus, 1)
+        return (gpu_row if gpus > 0 else cpu_row).g_per_hour * max(gpus, 1)
 
     return rate
+
+
+def _planned_row(assumed: str, hardware: str | None, settings: FootprintSettings) -> Embodied:
+    """`hardware`'s row where it is of `assumed`'s kind (CPU or GPU), else `assumed`'s; an
+    unknown `hardware` falls back to `assumed`, with a warning saying so."""
+    if hardware is None or hardware.startswith("cpu") != assumed.startswith("cpu"):
+        return embodied_row(assumed, settings)
+    try:
+        return embodied_row(hardware, settings)
+    except EstimateError as exc:
+        log.warning("planned embodied carbon assumes %s: %s", assumed, exc)
+        return embodied_row(assumed, settings)
