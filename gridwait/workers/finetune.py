@@ -142,7 +142,7 @@ def finetune(
     status_file: Path | None = None,
 ) -> FinetuneResult:
     """Train `job` in `work_dir` (resuming from its latest checkpoint) until done or until
-    `stop` is set; then evaluate it and save the model to `model_out`. `status_file`: the
+    `stop` is set; then save the model to `model_out` and evaluate it. `status_file`: the
     worker's energy so far, which the callback adds to the training logs."""
     import torch
 
