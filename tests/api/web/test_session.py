@@ -3,11 +3,13 @@ stored, expiry, the origin guard, HTML for a browser and problem+json for a clie
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 import requests
 from starlette.requests import Request
 from starlette.responses import Response
@@ -16,7 +18,8 @@ from gridwait.api.web.session import COOKIE, set_cookie
 from gridwait.app.actor import Role, host_admin
 from gridwait.app.budgets import usage
 from gridwait.app.users import add_user, issue_token
-from tests.api.conftest import ROOT, Lab
+from gridwait.app.views import JobView
+from tests.api.conftest import ALICE, ROOT, Lab
 
 
 def signed_in(lab: Lab, who: str) -> requests.Session:
@@ -143,3 +146,42 @@ def test_the_cookie_is_secure_over_https() -> None:
         header = response.headers["set-cookie"]
         assert "HttpOnly" in header and "SameSite=strict" in header and "Path=/" in header
         assert ("Secure" in header) is secure
+
+
+def test_a_job_page_draws_its_runs_energy_samples(lab: Lab) -> None:
+    from gridwait.app.runs import heartbeat, start_run
+    from gridwait.workers.reporter import Sample
+
+    run_id, _ = lab.claimed_run(ALICE)
+    start_run(lab.deps, run_id, "4242", "node1")
+    at = lab.deps.clock.now()
+    samples = [
+        Sample(
+            at=at + timedelta(seconds=s),
+            elapsed_s=s,
+            gpu_j=None,
+            cpu_j=360.0 * s,
+            ram_j=36.0 * s,
+            gpu_method=None,
+            cpu_method="rapl",
+            ram_method="estimated",
+        )
+        for s in (2.0, 4.0)
+    ]
+    assert heartbeat(lab.deps, run_id, samples)
+    (job,) = [j for j in show_all(lab) if any(r.id == run_id for r in j.runs)]
+    page = signed_in(lab, "bob").get(f"{lab.url}/jobs/{job.id}", timeout=30).text
+    found = re.search(r'id="samples-chart-data">(.*?)</script>', page, re.S)
+    assert found
+    traces = {t["name"]: t["y"] for t in json.loads(found.group(1))["data"]}
+    assert traces == {
+        f"run {run_id} CPU": [pytest.approx(720 / 3.6e6), pytest.approx(1440 / 3.6e6)],
+        f"run {run_id} RAM": [pytest.approx(72 / 3.6e6), pytest.approx(144 / 3.6e6)],
+    }  # no GPU trace: the GPU was not measured, not measured as 0
+    assert f"<td>{run_id}</td>" in page
+
+
+def show_all(lab: Lab) -> list[JobView]:
+    from gridwait.app.jobs import QueueFilter, queue, show
+
+    return [show(lab.deps, ROOT, r.id) for r in queue(lab.deps, ROOT, QueueFilter(True))]
