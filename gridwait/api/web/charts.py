@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from gridwait.app.views import (
     ActualView,
@@ -51,7 +51,7 @@ def now_figure(
     actuals, and every planned and running job as a bar over its window on a slot lane."""
     traces: list[dict[str, object]] = []
     if actual is not None:
-        traces.append(_line(actual.points, "actual (past hours)", BLUE, dash=None))
+        traces.append(_line(actual.points, "actual (past hours)", BLUE, None, actual.resolution_s))
     if forecast is not None:
         traces += _forecast_traces(forecast)
     planned = [b for row in plan.jobs for b in _plan_bars(row)]
@@ -81,14 +81,20 @@ def now_figure(
 
 
 def _line(
-    points: Sequence[ForecastPoint], name: str, color: str, dash: str | None
+    points: Sequence[ForecastPoint], name: str, color: str, dash: str | None, step_s: float
 ) -> dict[str, object]:
+    """A step line; its last value is repeated at the end of its period, or the step of
+    the last period would not be drawn."""
+    xs, ys = [t(p.start) for p in points], [p.value for p in points]
+    if points:
+        xs.append(t(points[-1].start + timedelta(seconds=step_s)))
+        ys.append(points[-1].value)
     return {
         "type": "scatter",
         "mode": "lines",
         "name": name,
-        "x": [t(p.start) for p in points],
-        "y": [p.value for p in points],
+        "x": xs,
+        "y": ys,
         "line": {"shape": "hv", "color": color, "dash": dash or "solid"},
     }
 
@@ -97,11 +103,12 @@ def _forecast_traces(forecast: ForecastView) -> list[dict[str, object]]:
     """The forecast; a whole series standing in for the provider's is dashed and named a
     fallback, and gaps (which the planner fills with the forecast's mean) get a dashed
     trace of their own at that mean."""
+    step = forecast.resolution_s
     if forecast.fallback:
         name = f"forecast (fallback: {forecast.fallback})"
-        traces = [_line(forecast.points, name, GREY, dash="dash")]
+        traces = [_line(forecast.points, name, GREY, "dash", step)]
     else:
-        traces = [_line(forecast.points, f"forecast ({forecast.provider})", GREEN, dash=None)]
+        traces = [_line(forecast.points, f"forecast ({forecast.provider})", GREEN, None, step)]
     known = [p.value for p in forecast.points if p.value is not None]
     if known and len(known) < len(forecast.points):
         mean = sum(known) / len(known)
@@ -109,7 +116,7 @@ def _forecast_traces(forecast: ForecastView) -> list[dict[str, object]]:
             ForecastPoint(start=p.start, value=mean if p.value is None else None)
             for p in forecast.points
         ]
-        traces.append(_line(filled, "fallback: gap filled with the mean", GREY, "dot"))
+        traces.append(_line(filled, "fallback: gap filled with the mean", GREY, "dot", step))
     return traces
 
 

@@ -117,8 +117,10 @@ def test_a_fallback_forecast_is_dashed_and_named_and_gaps_get_their_own_trace() 
     assert line["line"] == {"shape": "hv", "color": "#9e9e9e", "dash": "dash"}
 
     gappy = traces(now_figure(forecast([50.0, None, 70.0]), None, plan, []))
-    assert gappy["forecast (profile)"]["y"] == [50.0, None, 70.0]
-    assert gappy["fallback: gap filled with the mean"]["y"] == [None, 60.0, None]
+    # the last value is repeated at the end of its period, so that its step is drawn
+    assert gappy["forecast (profile)"]["y"] == [50.0, None, 70.0, 70.0]
+    assert gappy["forecast (profile)"]["x"][-1] == "2026-03-02 11:00:00"
+    assert gappy["fallback: gap filled with the mean"]["y"] == [None, 60.0, None, None]
 
 
 def test_months_and_budgets_carry_their_numbers() -> None:
