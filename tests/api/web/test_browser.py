@@ -225,3 +225,39 @@ def test_a_page_without_a_session_redirects_to_sign_in(context: BrowserContext, 
     page.goto(path)
     assert page.url.endswith("/signin")
     assert page.locator("#token").is_visible()
+
+
+def test_an_admin_adds_a_user_issues_and_revokes_a_token(
+    browser: Browser, context: BrowserContext, demo_lab: DemoLab
+) -> None:
+    page = signed_in(context, demo_lab, "root")
+    page.click("nav >> text=Users")
+    form = page.locator("#user-form")
+    form.locator("input[name=name]").fill("erin")
+    form.locator("button").click()
+    row = page.locator("tr[data-user=erin]")
+    row.locator("input[name=token_name]").fill("laptop")
+    row.locator("button", has_text="Issue token").click()
+    secret = page.locator("#issued-token").inner_text()
+    assert secret.startswith("gw_")
+    # the new token signs erin in
+    other = browser.new_context(base_url=demo_lab.url)
+    try:
+        theirs = other.new_page()
+        theirs.goto("/signin")
+        theirs.fill("#token", secret)
+        theirs.click("#signin")
+        theirs.wait_for_url("**/now")
+        assert theirs.locator("header .signout span").inner_text() == "erin (member)"
+    finally:
+        other.close()
+    page.goto("/users")
+    assert secret not in page.content()  # shown once only
+    page.locator("tr[data-user=erin] button", has_text="Revoke").click()
+    page.wait_for_url("**/users")
+    assert page.locator("tr[data-user=erin] button", has_text="Revoke").count() == 0
+    (erin,) = [u for u in list_users(demo_lab.deps, ROOT) if u.name == "erin"]
+    assert erin.role == "member" and erin.tokens == []
+    page.locator("tr[data-user=erin] button", has_text="Remove").click()
+    page.wait_for_url("**/users")
+    assert "erin" not in {u.name for u in list_users(demo_lab.deps, ROOT)}
