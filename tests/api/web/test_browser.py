@@ -119,6 +119,14 @@ def test_the_now_chart_draws_the_forecast_and_the_planned_jobs(
         for (a, w), (b, _) in pairwise(ordered):
             start_a = datetime.fromisoformat(a).timestamp()
             assert start_a + w / 1000 <= datetime.fromisoformat(b).timestamp()
+    # hovering a bar shows its grams (plotly.js's own hover, on the bars' subplot)
+    index = next(i for i, t in enumerate(drawn) if t["name"] == "planned jobs")
+    page.evaluate(
+        f"Plotly.Fx.hover('now-chart', [{{curveNumber: {index}, pointNumber: 0}}], 'xy2')"
+    )
+    label = page.locator("#now-chart .hoverlayer").text_content() or ""
+    assert f"job {bars['customdata'][0]} " in label
+    assert "forecast" in label and "run now" in label and "saving" in label
     # plotly.js drew it: an SVG with the bars in it
     assert page.locator("#now-chart .main-svg").count() >= 1
     assert page.locator("#now-chart g.barlayer path").count() >= len(windows)
