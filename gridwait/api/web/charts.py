@@ -2,13 +2,16 @@
 embeds them as data and plotly.js (served from the plotly package) draws them. Only
 configuration here, no drawing code.
 
-Times go to plotly.js as naive UTC text: it reads no offsets, and every axis says UTC."""
+Times go to plotly.js as naive UTC text: it reads no offsets, and every axis says UTC.
+plotly.js reads a few HTML tags in names and hover text (<br>, <a href>...): what a
+user typed (a job's or a project's name) and a provider's message are escaped."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from html import escape
 
 from gridwait.app.views import (
     ActualView,
@@ -105,7 +108,7 @@ def _forecast_traces(forecast: ForecastView) -> list[dict[str, object]]:
     trace of their own at that mean."""
     step = forecast.resolution_s
     if forecast.fallback:
-        name = f"forecast (fallback: {forecast.fallback})"
+        name = f"forecast (fallback: {escape(forecast.fallback)})"
         traces = [_line(forecast.points, name, GREY, "dash", step)]
     else:
         traces = [_line(forecast.points, f"forecast ({forecast.provider})", GREEN, None, step)]
@@ -126,7 +129,8 @@ def _hover(job_id: int, name: str, owner: str, project: str, g: Sequence[float |
     if saving_g is not None and run_now_g:
         pct = f" ({100 * saving_g / run_now_g:.0f}%)"
     return (
-        f"job {job_id} {name} ({owner}, {project})<br>forecast {format_mass(forecast_g)}"
+        f"job {job_id} {escape(name)} ({escape(owner)}, {escape(project)})"
+        f"<br>forecast {format_mass(forecast_g)}"
         f"<br>run now {format_mass(run_now_g)}<br>saving {format_mass(saving_g)}{pct}"
     )
 
@@ -243,7 +247,7 @@ def months_figure(months: Sequence[ReportRow]) -> Figure:
 
 def budgets_figure(budgets: Sequence[BudgetView]) -> Figure:
     """Each budget's month as one stacked bar: used, committed, left (in g)."""
-    names = [f"{b.scope} {b.name}" for b in budgets]
+    names = [f"{b.scope} {escape(b.name)}" for b in budgets]
     parts = (
         ("used (g)", [b.used_g for b in budgets], RED),
         ("committed (g)", [b.committed_g for b in budgets], ORANGE),

@@ -166,3 +166,10 @@ def test_months_and_budgets_carry_their_numbers() -> None:
         [0.0],
     )
     assert bars["used (g)"]["y"] == ["user alice"]
+
+
+def test_what_a_user_typed_is_escaped_for_plotly() -> None:
+    row = planned(1, 0, 1).model_copy(update={"name": '<a href="https://evil.example">x</a>'})
+    plan = PlanView(now=T0, notes=[], jobs=[row])
+    text = traces(now_figure(forecast([1.0]), None, plan, []))["planned jobs"]["hovertext"][0]
+    assert text.startswith("job 1 &lt;a href=&quot;https://evil.example&quot;&gt;x&lt;/a&gt; (")
