@@ -8,7 +8,7 @@ STAMP   := $(VENV)/.installed
 # resolves to a CUDA build of several GB (see ../shared/reference/platform.md).
 TORCH   := torch==2.13.0
 
-.PHONY: install test lint typecheck pytest demo clean gpu-check slurm
+.PHONY: install test lint typecheck pytest demo clean gpu-check slurm chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -41,7 +41,21 @@ slurm:
 		|| echo "could not install Slurm: its tests will be skipped"; \
 	fi
 
-pytest: $(STAMP) slurm
+# Debian's Chromium for the dashboard's browser tests (tests/api/web/test_browser.py, driven
+# by Playwright; its own browser download does not work offline). Installed only when
+# missing and we are root with apt-get, as for Slurm; otherwise those tests skip.
+chromium:
+	@if ! command -v chromium >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] \
+		&& command -v apt-get >/dev/null 2>&1; then \
+		echo "installing chromium for the dashboard's browser tests"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -qq chromium >/dev/null 2>&1 \
+		|| { apt-get update -qq >/dev/null 2>&1 \
+		     && apt-get install -y -qq chromium >/dev/null 2>&1; } \
+		|| echo "could not install chromium: the browser tests will be skipped"; \
+	fi
+
+pytest: $(STAMP) slurm chromium
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/pytest -q
 
 test: lint typecheck pytest

@@ -157,6 +157,8 @@ class ApiSettings(_Section):
     before serving the lab's network: tokens travel in a header)."""
     max_body_bytes: int = Field(1024 * 1024, ge=1024, le=64 * 1024 * 1024)
     """Larger request bodies are refused with 413 (a job spec is a few hundred bytes)."""
+    session_hours: float = Field(12.0, gt=0, le=24 * 30)
+    """A dashboard sign-in lasts this long (hours); signing out ends it sooner."""
 
     @field_validator("listen")
     @classmethod

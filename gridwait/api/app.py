@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gridwait.api import jobs, metrics, problems, review, runs, users
+from gridwait.api import jobs, metrics, problems, review, runs, users, web
 from gridwait.app.deps import Deps
 from gridwait.version import version
 
@@ -38,6 +38,7 @@ def create_app(deps: Deps) -> FastAPI:
 
     for module in (jobs, review, users, runs, metrics):
         app.include_router(module.router)
+    web.install(app)
     problems.install(app)
     app.add_middleware(BodyLimit, limit=deps.settings.api.max_body_bytes)
     return app

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from gridwait.app.actor import Actor
 from gridwait.app.deps import Deps
-from gridwait.app.views import ForecastPoint, ForecastView, Greenest
+from gridwait.app.views import ActualView, ForecastPoint, ForecastView, Greenest
 from gridwait.config import ProviderName
 
 JOB_HOURS = (1, 2, 4, 8)
@@ -64,4 +64,27 @@ def forecast(
             for t, v in zip(series.times(), series.values, strict=True)
         ],
         greenest=greenest,
+    )
+
+
+def recent(deps: Deps, actor: Actor, hours: int = 12) -> ActualView:
+    """The actual intensity of the lab's zone over the past `hours` (the planning
+    provider's actuals, with its fallbacks), to set beside the forecast."""
+    from gridwait.errors import ConfigError
+
+    del actor  # the lab's grid is everyone's
+    if not 1 <= hours <= MAX_HOURS:
+        raise ConfigError(f"hours: expected 1 to {MAX_HOURS}, got {hours}")
+    now = deps.clock.now()
+    series = deps.provider().actual(deps.settings.grid.zone, now - timedelta(hours=hours), now)
+    return ActualView(
+        provider=series.source,
+        zone=series.zone,
+        signal=series.signal,
+        resolution_s=series.resolution_s,
+        fallback=series.fallback,
+        points=[
+            ForecastPoint(start=t, value=None if math.isnan(v) else float(v))
+            for t, v in zip(series.times(), series.values, strict=True)
+        ],
     )

@@ -18,6 +18,7 @@ from gridwait.app.views import (
     PlanSummary,
     QueueRow,
     RunView,
+    SampleView,
     StoredEstimate,
     Submitted,
 )
@@ -165,6 +166,18 @@ def show(deps: Deps, actor: Actor, job_id: int) -> JobView:
         ],
         runs=[run_view(r.model_dump()) for r in runs],
     )
+
+
+def samples(deps: Deps, actor: Actor, job_id: int) -> list[SampleView]:
+    """The energy samples of every run of a job, in order (the job's page draws them)."""
+    from gridwait.store.jobs import get_job
+    from gridwait.store.runs import runs_of, samples_of
+
+    del actor  # every user reads the lab's queue
+    with deps.store().read() as session:
+        get_job(session, job_id)  # NotFoundError for an unknown job
+        rows = [s for r in runs_of(session, job_id) if r.id for s in samples_of(session, r.id)]
+    return [SampleView.model_validate(r) for r in rows]
 
 
 def queue(deps: Deps, actor: Actor, which: QueueFilter) -> list[QueueRow]:

@@ -59,6 +59,13 @@ def list_users(deps: Deps, actor: Actor) -> list[UserView]:
     ]
 
 
+def manage_users(deps: Deps, actor: Actor) -> list[UserView]:
+    """Every user and their tokens, for managing them (admins only: the dashboard's Users
+    page; a member lists only themself with `list_users`)."""
+    actor.require_admin("manage users")
+    return list_users(deps, actor)
+
+
 def remove_user(deps: Deps, actor: Actor, name: str) -> None:
     """Remove a user and revoke their tokens; their jobs and history stay."""
     from gridwait.store.users import remove_user as store_remove

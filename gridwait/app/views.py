@@ -370,6 +370,29 @@ class ForecastView(View):
     """The greenest start of a job of 1, 2, 4 and 8 hours ("1h"...), None if none fits."""
 
 
+class ActualView(View):
+    """What the grid's intensity really was over the past hours."""
+
+    provider: str
+    zone: str
+    signal: str
+    unit: str = "gCO2eq/kWh"
+    resolution_s: float
+    fallback: str | None
+    points: list[ForecastPoint]
+
+
+class SampleView(View):
+    """One energy sample of a run: cumulative joules since the run started."""
+
+    run_id: int
+    at: datetime
+    elapsed_s: float
+    gpu_j: float | None
+    cpu_j: float | None
+    ram_j: float | None
+
+
 class LabMetrics(View):
     """The lab's aggregates, for monitoring: counts and sums, never a job's details."""
 

@@ -57,7 +57,13 @@ def demo(
     else:
         keep.mkdir(parents=True, exist_ok=True)
         _demo(ctx, keep, timeout)
-        note(f"kept: GRIDWAIT_DB={keep / 'gridwait.db'} GRIDWAIT_CONFIG={keep / 'gridwait.toml'}")
+        where = f"GRIDWAIT_DB={keep / 'gridwait.db'} GRIDWAIT_CONFIG={keep / 'gridwait.toml'}"
+        note(f"kept: {where}")
+        note(
+            f"its dashboard: {where} gridwait run, then open http://127.0.0.1:8787/ and sign in"
+            " with a token from `gridwait user add NAME --admin` and `gridwait user token NAME`"
+            " (with the same two variables)"
+        )
     note(f"demo done in {time.monotonic() - began:.0f} s")
 
 

@@ -251,7 +251,22 @@ _V7 = [
     " CHECK (counts IN ('operational', 'total'))",
 ]
 
-MIGRATIONS: Sequence[Sequence[str]] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7)
+# 8: the dashboard's sign-ins. A session is a random id held in a cookie and stored only
+#    as its SHA-256, with its own CSRF token and an expiry; removing a user ends theirs.
+_V8 = [
+    """
+    CREATE TABLE web_sessions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        session_hash TEXT NOT NULL UNIQUE,
+        csrf TEXT NOT NULL,
+        created_at DATETIME NOT NULL,
+        expires_at DATETIME NOT NULL
+    )
+    """,
+]
+
+MIGRATIONS: Sequence[Sequence[str]] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8)
 """MIGRATIONS[i] brings a database from version i to version i + 1."""
 
 LATEST = len(MIGRATIONS)

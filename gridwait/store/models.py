@@ -235,3 +235,17 @@ class ApiToken(SQLModel, table=True):
     token_hash: str = Field(unique=True)
     created_at: datetime = _time(nullable=False)  # type: ignore[assignment]
     last_used_at: datetime | None = _time()
+
+
+class WebSession(SQLModel, table=True):
+    """A dashboard sign-in: the session id is stored only as its SHA-256; `csrf` is the
+    token every form of the session must carry."""
+
+    __tablename__ = "web_sessions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id")
+    session_hash: str = Field(unique=True)
+    csrf: str
+    created_at: datetime = _time(nullable=False)  # type: ignore[assignment]
+    expires_at: datetime = _time(nullable=False)  # type: ignore[assignment]

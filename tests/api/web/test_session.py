@@ -1,0 +1,187 @@
+"""The dashboard's sessions and forms over plain HTTP against a real uvicorn: what is
+stored, expiry, the origin guard, HTML for a browser and problem+json for a client."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import requests
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gridwait.api.web.session import COOKIE, set_cookie
+from gridwait.app.actor import Role, host_admin
+from gridwait.app.budgets import usage
+from gridwait.app.users import add_user, issue_token
+from gridwait.app.views import JobView
+from tests.api.conftest import ALICE, ROOT, Lab
+
+
+def signed_in(lab: Lab, who: str) -> requests.Session:
+    browser = requests.Session()
+    done = browser.post(f"{lab.url}/signin", data={"token": lab.tokens[who]}, timeout=30)
+    assert done.status_code == 200 and done.url.endswith("/now"), done.text[:300]
+    return browser
+
+
+def csrf(browser: requests.Session, lab: Lab) -> str:
+    page = browser.get(f"{lab.url}/budgets", timeout=30).text
+    found = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert found
+    return found.group(1)
+
+
+def test_only_a_hash_of_the_session_id_is_stored(lab: Lab, env: Path) -> None:
+    browser = signed_in(lab, "alice")
+    secret = browser.cookies[COOKIE]
+    with sqlite3.connect(env) as conn:
+        rows = conn.execute("SELECT session_hash, csrf, expires_at FROM web_sessions").fetchall()
+    assert len(rows) == 1
+    stored = rows[0][0]
+    assert secret not in stored and len(stored) == 64  # a SHA-256, hex
+    hours = lab.deps.settings.api.session_hours
+    expires = datetime.fromisoformat(rows[0][2]).replace(tzinfo=UTC)
+    assert abs(expires - (lab.deps.clock.now() + timedelta(hours=hours))) < timedelta(minutes=1)
+
+
+def test_an_expired_session_redirects_to_sign_in(lab: Lab, env: Path) -> None:
+    browser = signed_in(lab, "bob")
+    assert browser.get(f"{lab.url}/queue", timeout=30).url.endswith("/queue")
+    with sqlite3.connect(env) as conn:
+        conn.execute("UPDATE web_sessions SET expires_at = '2000-01-01 00:00:00.000000'")
+    answer = browser.get(f"{lab.url}/queue", allow_redirects=False, timeout=30)
+    assert answer.status_code == 303 and answer.headers["location"] == "/signin"
+
+
+def test_removing_a_user_ends_their_sessions(lab: Lab) -> None:
+    add_user(lab.deps, host_admin(), "dora", Role.MEMBER)
+    lab.tokens["dora"] = issue_token(lab.deps, host_admin(), "dora").token
+    dora = signed_in(lab, "dora")
+    admin = signed_in(lab, "root")
+    removed = admin.post(
+        f"{lab.url}/users/dora/remove", data={"csrf": csrf(admin, lab)}, timeout=30
+    )
+    assert removed.status_code == 200 and removed.url.endswith("/users")
+    answer = dora.get(f"{lab.url}/now", allow_redirects=False, timeout=30)
+    assert answer.status_code == 303
+
+
+def test_a_form_from_another_origin_is_refused(lab: Lab) -> None:
+    admin = signed_in(lab, "root")
+    form = {"csrf": csrf(admin, lab), "scope": "project", "name": "p", "monthly": "1kg"}
+    refused = admin.post(
+        f"{lab.url}/budgets", data=form, headers={"Origin": "https://evil.example"}, timeout=30
+    )
+    assert refused.status_code == 403
+    assert refused.json()["detail"] == "a form posted from https://evil.example is refused"
+    assert usage(lab.deps, ROOT) == []
+    signin = requests.post(
+        f"{lab.url}/signin",
+        data={"token": lab.tokens["root"]},
+        headers={"Origin": "https://evil.example"},
+        allow_redirects=False,
+        timeout=30,
+    )
+    assert signin.status_code == 403 and COOKIE not in signin.cookies
+
+
+def test_a_browser_gets_an_error_page_and_a_client_a_problem(lab: Lab) -> None:
+    alice = signed_in(lab, "alice")
+    page = alice.get(f"{lab.url}/users", headers={"Accept": "text/html"}, timeout=30)
+    assert page.status_code == 403
+    assert page.headers["content-type"].startswith("text/html")
+    assert "manage users: only admins may do this (alice is a member)" in page.text
+    assert "Traceback" not in page.text
+    missing = alice.get(f"{lab.url}/jobs/999", headers={"Accept": "text/html"}, timeout=30)
+    assert missing.status_code == 404 and "no job with id 999" in missing.text
+    bad = alice.post(
+        f"{lab.url}/budgets",
+        data={"csrf": csrf(alice, lab), "scope": "project", "name": "p", "monthly": "lots"},
+        timeout=30,
+    )
+    assert bad.status_code == 400
+    assert bad.json()["detail"] == "monthly: 'lots' is not a mass such as 40kg or 500g"
+
+
+def test_pages_forbid_framing_and_foreign_scripts(lab: Lab) -> None:
+    alice = signed_in(lab, "alice")
+    page = alice.get(f"{lab.url}/now", timeout=30)
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert page.headers["cache-control"] == "no-store"
+    assert '<script src="/assets/plotly.min.js"' in page.text
+    assert "cdn" not in page.text.lower()
+
+
+def test_plotly_is_served_from_the_installed_package(lab: Lab) -> None:
+    from gridwait.api.web import plotly_js
+
+    served = requests.get(f"{lab.url}/assets/plotly.min.js", timeout=30)
+    assert served.status_code == 200
+    assert served.content == plotly_js().read_bytes()
+    assert served.headers["content-type"].startswith("text/javascript")
+
+
+def test_the_export_downloads_the_same_csv_as_the_api(lab: Lab) -> None:
+    alice = signed_in(lab, "alice")
+    download = alice.get(f"{lab.url}/history/export.csv", timeout=30)
+    api = lab.as_("alice", "GET", "/api/v1/export")
+    assert download.status_code == 200
+    assert download.headers["content-disposition"] == 'attachment; filename="gridwait-runs.csv"'
+    assert download.text == api.text
+    assert download.text.splitlines()[0].startswith("timestamp,")  # the header, at least
+
+
+def test_the_cookie_is_secure_over_https() -> None:
+    for scheme, secure in (("https", True), ("http", False)):
+        scope = {"type": "http", "scheme": scheme, "server": ("lab.example", 443)}
+        request = Request({**scope, "headers": [], "path": "/"})
+        response = Response()
+        set_cookie(request, response, "s", datetime(2030, 1, 1, tzinfo=UTC))
+        header = response.headers["set-cookie"]
+        assert "HttpOnly" in header and "SameSite=strict" in header and "Path=/" in header
+        assert ("Secure" in header) is secure
+
+
+def test_a_job_page_draws_its_runs_energy_samples(lab: Lab) -> None:
+    from gridwait.app.runs import heartbeat, start_run
+    from gridwait.workers.reporter import Sample
+
+    run_id, _ = lab.claimed_run(ALICE)
+    start_run(lab.deps, run_id, "4242", "node1")
+    at = lab.deps.clock.now()
+    samples = [
+        Sample(
+            at=at + timedelta(seconds=s),
+            elapsed_s=s,
+            gpu_j=None,
+            cpu_j=360.0 * s,
+            ram_j=36.0 * s,
+            gpu_method=None,
+            cpu_method="rapl",
+            ram_method="estimated",
+        )
+        for s in (2.0, 4.0)
+    ]
+    assert heartbeat(lab.deps, run_id, samples)
+    (job,) = [j for j in show_all(lab) if any(r.id == run_id for r in j.runs)]
+    page = signed_in(lab, "bob").get(f"{lab.url}/jobs/{job.id}", timeout=30).text
+    found = re.search(r'id="samples-chart-data">(.*?)</script>', page, re.S)
+    assert found
+    traces = {t["name"]: t["y"] for t in json.loads(found.group(1))["data"]}
+    assert traces == {
+        f"run {run_id} CPU": [pytest.approx(720 / 3.6e6), pytest.approx(1440 / 3.6e6)],
+        f"run {run_id} RAM": [pytest.approx(72 / 3.6e6), pytest.approx(144 / 3.6e6)],
+    }  # no GPU trace: the GPU was not measured, not measured as 0
+    assert f"<td>{run_id}</td>" in page
+
+
+def show_all(lab: Lab) -> list[JobView]:
+    from gridwait.app.jobs import QueueFilter, queue, show
+
+    return [show(lab.deps, ROOT, r.id) for r in queue(lab.deps, ROOT, QueueFilter(True))]

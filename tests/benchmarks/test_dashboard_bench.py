@@ -1,0 +1,35 @@
+"""The dashboard benchmark's quick run end to end: both answers timed, every planned job
+a bar on the Now page. Timings are the benchmark's business: no goal is asserted here."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_quick_run_draws_every_job_and_times_both_answers() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GRIDWAIT_")}
+    env["GRIDWAIT_SITE_CONFIG"] = ""
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.dashboard", "--quick"],
+        check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["jobs"] == 20 and result["now_page_bars"] == 20
+    assert result["plan_api_s_median"] > 0 and result["now_page_s_median"] > 0
+    measured = result["now_page_s_median"] / result["plan_api_s_median"]
+    assert result["ratio"] == pytest.approx(measured, rel=0.01)  # medians are rounded
+    assert result["pass"] == (result["ratio"] <= result["goal_ratio"])
