@@ -5,6 +5,7 @@ SQLite store)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 
@@ -20,8 +21,8 @@ PHI = 0.9
 """Lag-1 autocorrelation of the forecast's error: like the DACF traces' (0.73-0.94)."""
 
 
-def error_trace(seed: int = 7) -> Trace:
-    """Hourly actuals = a daily cycle + an AR(1) error of decay PHI; the `forecast`
+def error_trace(seed: int = 7, start: datetime = START) -> Trace:
+    """Hourly actuals from `start` = a daily cycle + an AR(1) error of decay PHI; the `forecast`
     column is the cycle alone, so the forecast's error is exactly that process."""
     hours = np.arange(DAYS * 24)
     cycle = 300 + 100 * np.sin(2 * np.pi * hours / 24)
@@ -30,8 +31,18 @@ def error_trace(seed: int = 7) -> Trace:
     for i in range(1, len(hours)):
         error[i] = PHI * error[i - 1] + rng.normal(0, 15)
     return Trace(
-        "synthetic", START, H, np.clip(cycle + error, 1, None), {"forecast": cycle}, "actual"
+        "synthetic", start, H, np.clip(cycle + error, 1, None), {"forecast": cycle}, "actual"
     )
+
+
+def write_csv(trace: Trace, path: Path) -> Path:
+    """The trace as a CSV file the trace provider reads (time, actual, forecast)."""
+    rows = ["time,carbon_intensity,forecast"] + [
+        f"{(trace.start + i * H).isoformat()},{a:.3f},{f:.3f}"
+        for i, (a, f) in enumerate(zip(trace.actual, trace.columns["forecast"], strict=True))
+    ]
+    path.write_text("\n".join(rows) + "\n")
+    return path
 
 
 def provider(trace: Trace) -> TraceProvider:

@@ -39,7 +39,11 @@ def test_it_corrects_from_the_stored_history_as_the_corrector_does(tmp_path: Pat
     errors = trace.actual[first:known] - column[first:known]
     model = fit_errors(errors, settings)
     expected = correct(
-        trace.actual[first:known], column[first : known + len(raw)], settings.window, model, settings
+        trace.actual[first:known],
+        column[first : known + len(raw)],
+        settings.window,
+        model,
+        settings,
     )
     assert live.correction is not None and live.correction.startswith("corrected forecast")
     assert live.band == settings.band and live.lower is not None and live.upper is not None
