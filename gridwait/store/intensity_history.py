@@ -25,18 +25,16 @@ _ACTUALS = text(
     " AND resolution_s = :resolution_s AND start >= :first AND start <= :last_start"
     " AND fetched_at <= :now ORDER BY start"
 )
-# the issue time of a point: when the provider says it issued it, else when we fetched it
-_ISSUED = "COALESCE({t}.issued_at, {t}.fetched_at)"
+# per period, the forecast issued last at or before its start (a point's issue time: when
+# the provider says it issued it, else when we fetched it); one pass, no correlated query
 _FORECASTS = text(
-    "SELECT p.start, p.value FROM intensity_points p"
-    " WHERE p.provider = :provider AND p.zone = :zone AND p.kind = 'forecast'"
-    " AND p.resolution_s = :resolution_s AND p.start >= :first AND p.start < :end"
-    f" AND p.fetched_at <= :now AND {_ISSUED.format(t='p')} <= p.start"
-    f" AND {_ISSUED.format(t='p')} = (SELECT MAX({_ISSUED.format(t='q')}) FROM intensity_points q"
-    "   WHERE q.provider = p.provider AND q.zone = p.zone AND q.kind = 'forecast'"
-    "   AND q.resolution_s = p.resolution_s AND q.start = p.start AND q.fetched_at <= :now"
-    f"   AND {_ISSUED.format(t='q')} <= q.start)"
-    " ORDER BY p.start"
+    "SELECT start, value FROM (SELECT start, value, ROW_NUMBER() OVER"
+    " (PARTITION BY start ORDER BY COALESCE(issued_at, fetched_at) DESC) AS newest"
+    " FROM intensity_points"
+    " WHERE provider = :provider AND zone = :zone AND kind = 'forecast'"
+    " AND resolution_s = :resolution_s AND start >= :first AND start < :end"
+    " AND fetched_at <= :now AND COALESCE(issued_at, fetched_at) <= start)"
+    " WHERE newest = 1 ORDER BY start"
 )
 _LAST_ACTUAL = text(
     "SELECT MAX(start) FROM intensity_points WHERE provider = :provider AND zone = :zone"
