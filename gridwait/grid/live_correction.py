@@ -26,6 +26,7 @@ from gridwait.grid.series import FloatArray, IntensitySeries
 from gridwait.store.engine import Store
 from gridwait.store.intensity import save_points
 from gridwait.store.intensity_history import (
+    first_forecast_start,
     insert_new_points,
     known_actuals,
     known_forecasts,
@@ -94,14 +95,18 @@ def _fetch_actuals(
     now: datetime,
     settings: CorrectorSettings,
 ) -> None:
-    """Store the provider's actuals of the periods since the newest stored one, up to the
-    period holding `now`. A failure or a stand-in is logged: the stored ones still serve."""
+    """Store the provider's actuals of the periods since the newest stored one (and since
+    the first stored forecast: earlier ones have no error to give), up to the period
+    holding `now`. A failure is logged and a stand-in ignored: the stored ones still serve."""
     key, step = (raw.source, raw.zone), raw.resolution
+    since = raw.start - step * settings.window
     with store.read() as session:
         last = last_actual_start(session, key, step, now)
-    since = raw.start - step * settings.window
-    if last is not None:
-        since = max(since, last + step)
+        covered = first_forecast_start(session, key, step, since, now)
+    # from the newest stored actual on, and only where a stored forecast has an error
+    for later in (None if last is None else last + step, covered):
+        if later is not None:
+            since = max(since, later)
     if since >= raw.start:
         return
     try:

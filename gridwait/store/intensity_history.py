@@ -36,6 +36,11 @@ _FORECASTS = text(
     " AND fetched_at <= :now AND COALESCE(issued_at, fetched_at) <= start)"
     " WHERE newest = 1 ORDER BY start"
 )
+_FIRST_FORECAST = text(
+    "SELECT MIN(start) FROM intensity_points WHERE provider = :provider AND zone = :zone"
+    " AND kind = 'forecast' AND resolution_s = :resolution_s AND fetched_at <= :now"
+    " AND start >= :first"
+)
 _LAST_ACTUAL = text(
     "SELECT MAX(start) FROM intensity_points WHERE provider = :provider AND zone = :zone"
     " AND kind = 'actual' AND resolution_s = :resolution_s AND fetched_at <= :now"
@@ -90,6 +95,16 @@ def last_actual_start(
     `now`, if any."""
     params = _params(key, resolution, now) | {"last_start": db_text(now - resolution)}
     value = session.connection().execute(_LAST_ACTUAL, params).scalar()
+    return None if value is None else _time(value)
+
+
+def first_forecast_start(
+    session: Session, key: tuple[str, str], resolution: timedelta, first: datetime, now: datetime
+) -> datetime | None:
+    """The earliest period from `first` a stored forecast of `key` fetched by `now` covers:
+    actuals before it have no forecast error to give."""
+    params = _params(key, resolution, now) | {"first": db_text(first)}
+    value = session.connection().execute(_FIRST_FORECAST, params).scalar()
     return None if value is None else _time(value)
 
 

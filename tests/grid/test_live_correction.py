@@ -114,6 +114,11 @@ def test_too_little_history_falls_back_to_the_raw_forecast_and_says_so(tmp_path:
     assert live.correction is not None
     assert live.correction.startswith("raw forecast: too little stored history")
     assert "needs 48" in live.correction
+    with store.read() as session:  # actuals only where a stored forecast has an error
+        first = session.connection().exec_driver_sql(
+            "SELECT MIN(start) FROM intensity_points WHERE kind = 'actual'"
+        )
+    assert first.scalar().startswith(f"{NOW - 30 * H:%Y-%m-%d %H}")
 
 
 def test_a_stand_in_forecast_is_left_as_it_is(tmp_path: Path) -> None:
