@@ -48,10 +48,11 @@ def quantile_table(regions: list[str], quantiles: list[float]) -> dict[str, obje
                 "more_than_now_pct": more_than_now_pct(result),
             }
         table[region] = cells
-    for name in next(iter(table.values())):  # type: ignore[call-overload]
+    means: dict[str, object] = {}
+    for name in cells:
         shares = [c[name]["share_of_oracle_pct"] for c in table.values()]  # type: ignore[index]
-        table[f"mean_share {name}"] = round(sum(shares) / len(shares), 1)
-    return table
+        means[f"mean_share {name}"] = round(sum(shares) / len(shares), 1)
+    return table | means
 
 
 def live_cost(region: str = "DE") -> dict[str, object]:
