@@ -72,8 +72,9 @@ def correct_live(
     if pairs < settings.min_pairs:
         hours = MIN_HISTORY / timedelta(hours=1)
         why = (
-            f"raw forecast: too little stored history to correct it ({pairs} consecutive"
-            f" errors in the last {HISTORY.days} d, needs {settings.min_pairs}, {hours:.0f} h)"
+            f"raw forecast: too little stored history to correct it ({pairs} error pairs in"
+            f" the last {HISTORY.days} d, needs {settings.min_pairs}: {hours:.0f} h of"
+            " stored forecasts and actuals)"
         )
         return replace(raw, correction=why)
     fixed = correct(actual, forecast, known, fit_errors(errors, settings), settings)
