@@ -9,6 +9,8 @@ from gridwait.app.actor import Actor
 from gridwait.app.deps import Deps
 from gridwait.app.views import ActualView, ForecastPoint, ForecastView, Greenest
 from gridwait.config import ProviderName
+from gridwait.errors import ConfigError
+from gridwait.grid.series import IntensitySeries
 
 JOB_HOURS = (1, 2, 4, 8)
 MAX_HOURS = 168
@@ -23,8 +25,9 @@ def forecast(
 ) -> ForecastView:
     """The forecast of `zone` for the next `hours` (from the settings' provider chain, with
     its fallbacks) and where a 1, 2, 4 and 8 h job would start greenest."""
-    from gridwait.errors import ConfigError
     from gridwait.grid.factory import build_provider
+    from gridwait.grid.live_correction import correct_live
+    from gridwait.scheduler.planner.signal import at_risk
     from gridwait.scheduler.windows import greenest_window
 
     del actor  # the lab's forecast is everyone's
@@ -38,9 +41,16 @@ def forecast(
     zone = zone or deps.settings.grid.zone
     now = deps.clock.now()
     series = chain.forecast(zone, now, now + timedelta(hours=hours))
+    grid = deps.settings.grid
+    corrected = (
+        correct_live(deps.store(), chain, series, now)
+        if grid.forecast_correction == "persistence"
+        else series
+    )
+    planned = at_risk(corrected, grid.risk_quantile)  # what the planner would rank
     greenest: dict[str, Greenest | None] = {}
     for h in JOB_HOURS:
-        w = greenest_window(series, timedelta(hours=h), earliest=now)
+        w = greenest_window(planned, timedelta(hours=h), earliest=now)
         greenest[f"{h}h"] = (
             None
             if w is None
@@ -59,19 +69,17 @@ def forecast(
         resolution_s=series.resolution_s,
         fallback=series.fallback,
         note=series.note,
-        points=[
-            ForecastPoint(start=t, value=None if math.isnan(v) else float(v))
-            for t, v in zip(series.times(), series.values, strict=True)
-        ],
+        points=_points(series, corrected),
         greenest=greenest,
+        correction=corrected.correction,
+        band=corrected.band,
+        risk_quantile=grid.risk_quantile if corrected.band else None,
     )
 
 
 def recent(deps: Deps, actor: Actor, hours: int = 12) -> ActualView:
     """The actual intensity of the lab's zone over the past `hours` (the planning
     provider's actuals, with its fallbacks), to set beside the forecast."""
-    from gridwait.errors import ConfigError
-
     del actor  # the lab's grid is everyone's
     if not 1 <= hours <= MAX_HOURS:
         raise ConfigError(f"hours: expected 1 to {MAX_HOURS}, got {hours}")
@@ -84,7 +92,25 @@ def recent(deps: Deps, actor: Actor, hours: int = 12) -> ActualView:
         resolution_s=series.resolution_s,
         fallback=series.fallback,
         points=[
-            ForecastPoint(start=t, value=None if math.isnan(v) else float(v))
+            ForecastPoint(start=t, value=_value(v))
             for t, v in zip(series.times(), series.values, strict=True)
         ],
     )
+
+
+def _points(raw: IntensitySeries, corrected: IntensitySeries) -> list[ForecastPoint]:
+    """The raw forecast per period, with the corrected one and its band where made."""
+    if corrected.lower is None or corrected.upper is None:
+        fixed = [(None, None, None)] * len(raw)
+    else:
+        fixed = list(zip(corrected.values, corrected.lower, corrected.upper, strict=True))
+    return [
+        ForecastPoint(
+            start=t, value=_value(v), corrected=_value(c), lower=_value(lo), upper=_value(hi)
+        )
+        for t, v, (c, lo, hi) in zip(raw.times(), raw.values, fixed, strict=True)
+    ]
+
+
+def _value(v: float | None) -> float | None:
+    return None if v is None or math.isnan(v) else float(v)

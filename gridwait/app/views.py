@@ -345,7 +345,13 @@ class MeView(View):
 class ForecastPoint(View):
     start: datetime
     value: float | None
-    """gCO2eq/kWh (the view's `unit`); None where the forecast has a gap."""
+    """gCO2eq/kWh (the view's `unit`) of the raw forecast; None where it has a gap."""
+    corrected: float | None = None
+    """The corrected forecast's median, where a correction was made ([grid]
+    forecast_correction); None otherwise."""
+    lower: float | None = None
+    """The corrected forecast's band: its lower edge (the view's `band` names its share)."""
+    upper: float | None = None
 
 
 class Greenest(View):
@@ -367,7 +373,15 @@ class ForecastView(View):
     note: str | None
     points: list[ForecastPoint]
     greenest: dict[str, Greenest | None]
-    """The greenest start of a job of 1, 2, 4 and 8 hours ("1h"...), None if none fits."""
+    """The greenest start of a job of 1, 2, 4 and 8 hours ("1h"...), None if none fits;
+    on the forecast the planner uses (the corrected one at the risk quantile, if any)."""
+    correction: str | None = None
+    """How the forecast was corrected, or why it was left raw; None where no correction
+    was asked for."""
+    band: float | None = None
+    """The central share of each period's error distribution [lower, upper] covers."""
+    risk_quantile: float | None = None
+    """The quantile of the corrected distribution the planner plans on."""
 
 
 class ActualView(View):

@@ -40,14 +40,29 @@ def forecast(
     _print(view)
 
 
-def _rows(view: ForecastView) -> list[tuple[datetime, float]]:
-    """(time, value) rows, hourly means when the series is finer than an hour."""
+Row = tuple[datetime, float, float, float, float]
+"""time, raw, corrected, band's lower and upper edge (NaN where none)."""
+
+
+def _rows(view: ForecastView) -> list[Row]:
+    """One row per hour: hourly means when the series is finer than an hour."""
     per_hour = max(1, round(3600 / view.resolution_s))
     rows = []
     for i in range(0, len(view.points), per_hour):
-        chunk = [p.value for p in view.points[i : i + per_hour] if p.value is not None]
-        rows.append((view.points[i].start, sum(chunk) / len(chunk) if chunk else math.nan))
+        chunk = view.points[i : i + per_hour]
+        raw, fixed = _mean([p.value for p in chunk]), _mean([p.corrected for p in chunk])
+        low, high = _mean([p.lower for p in chunk]), _mean([p.upper for p in chunk])
+        rows.append((chunk[0].start, raw, fixed, low, high))
     return rows
+
+
+def _mean(values: list[float | None]) -> float:
+    known = [v for v in values if v is not None]
+    return sum(known) / len(known) if known else math.nan
+
+
+def _g(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value:.0f}"
 
 
 def _print(view: ForecastView) -> None:
@@ -58,17 +73,23 @@ def _print(view: ForecastView) -> None:
         note(f"FALLBACK: {view.fallback}")
     if view.note:
         out.print(f"  {view.note}", markup=False)
+    if view.correction:
+        out.print(f"  {view.correction}", markup=False)
     rows = _rows(view)
-    finite = [v for _, v in rows if not math.isnan(v)]
+    banded = view.band is not None
+    # the bars draw what the planner ranks: the corrected forecast where there is one
+    series = [r[2] if banded else r[1] for r in rows]
+    finite = [v for v in series if not math.isnan(v)]
     low, high = (min(finite), max(finite)) if finite else (0.0, 1.0)
-    table = Table("time (UTC)", "gCO2eq/kWh", "")
-    for when, value in rows:
+    edges = f"{(1 - (view.band or 0)) / 2:.0%}-{(1 + (view.band or 0)) / 2:.0%} band"
+    columns = ["time (UTC)", "gCO2eq/kWh"] + (["corrected", edges] if banded else [])
+    table = Table(*columns, "")
+    for row, value in zip(rows, series, strict=True):
         level = 0 if high == low or math.isnan(value) else round((value - low) / (high - low) * 7)
-        table.add_row(
-            f"{when:%a %H:%M}",
-            "-" if math.isnan(value) else f"{value:.0f}",
-            BARS[level] * (level + 1),
-        )
+        cells = [f"{row[0]:%a %H:%M}", _g(row[1])]
+        if banded:
+            cells += [_g(row[2]), f"{_g(row[3])}-{_g(row[4])}"]
+        table.add_row(*cells, BARS[level] * (level + 1))
     out.print(table)
     for label, window in view.greenest.items():
         hours = label.removesuffix("h")

@@ -118,6 +118,13 @@ class IntensitySeries:
     only, see grid/corrector.py; its `note` names the band's coverage and method)."""
     upper: FloatArray | None = None
     """gCO2eq/kWh per period: the upper edge of the band."""
+    band: float | None = None
+    """The central share of the error distribution [lower, upper] covers (0.8: its 10 %
+    and 90 % quantiles, `values` its median); None without a band."""
+    correction: str | None = None
+    """What the live corrector did to this forecast, for the plan's source: how it was
+    corrected, or why it was left raw (grid/live_correction.py); None where no correction
+    was asked for."""
 
     def __post_init__(self) -> None:
         if self.start.tzinfo is None:

@@ -286,7 +286,8 @@ class TraceProvider(IntensityProvider):
             RollingCorrector(
                 trace.actual,
                 self._forecast,
-                corrector or CorrectorSettings(),
+                # the median: the planner applies the risk quantile (planner/signal.py)
+                replace(corrector or CorrectorSettings(), risk_quantile=0.5),
                 refit=max(1, round(DAY / trace.resolution)),  # once a day, as fits cost
             )
             if mode.startswith(CORRECTED) and self._forecast is not None
@@ -343,8 +344,9 @@ class TraceProvider(IntensityProvider):
             values=np.clip(fixed.quantile[skip:], 0.0, None),
             lower=np.clip(fixed.lower[skip:], 0.0, None),
             upper=np.clip(fixed.upper[skip:], 0.0, None),
-            note=f"{series.note}; {METHOD}; band {settings.band:.0%}, planned at quantile"
-            f" {settings.risk_quantile:g}",
+            band=settings.band,
+            correction="corrected from its own errors",
+            note=f"{series.note}; {METHOD}; band {settings.band:.0%}",
         )
 
     def _persistence(self, issued: datetime, end: datetime) -> FloatArray:

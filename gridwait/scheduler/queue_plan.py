@@ -17,11 +17,13 @@ from gridwait.clock import Clock
 from gridwait.config import Settings
 from gridwait.errors import ProviderError
 from gridwait.grid.base import IntensityProvider
+from gridwait.grid.live_correction import correct_live
 from gridwait.grid.profile import ProfileProvider, profile_zone
 from gridwait.grid.series import IntensitySeries
 from gridwait.scheduler.budgets import Candidate, Ledger, Limit, check, month_bounds, month_of
 from gridwait.scheduler.footprint import planned_rate
 from gridwait.scheduler.planner import Placement, PlanJob, PlanOptions, Running, plan
+from gridwait.scheduler.planner.signal import band_at
 from gridwait.states import JobState
 from gridwait.store.budgets import EmbodiedRate, budgets, month_usage
 from gridwait.store.engine import Store
@@ -52,6 +54,7 @@ def options(settings: Settings) -> PlanOptions:
         min_segment=timedelta(minutes=s.min_segment_minutes),
         resume_overhead=timedelta(minutes=s.resume_overhead_minutes),
         split_margin=s.split_margin,
+        risk_quantile=settings.grid.risk_quantile,
     )
 
 
@@ -92,6 +95,8 @@ def plan_queue(
     horizon = timedelta(hours=settings.grid.horizon_hours)
     zone = settings.grid.zone
     forecast = provider.forecast(zone, now, now + horizon)
+    if settings.grid.forecast_correction == "persistence":
+        forecast = correct_live(store, provider, forecast, now)
     last = max([now + horizon, *(p.deadline + timedelta(seconds=p.duration_s) for p in planned)])
     fallback = _fallback(zone, now, last)
     held: dict[int, str] = {}
@@ -131,6 +136,8 @@ def plan_queue(
     report = PlanReport(now, placements, held, jobs, forecast)
     if forecast.fallback:
         report.notes.append(f"forecast fallback: {forecast.fallback}")
+    if forecast.correction and forecast.band is None:  # asked for, not possible yet
+        report.notes.append(forecast.correction)
     if clock.factor != 1 and planned:
         report.notes.append(_stretched(clock.factor))
     if apply:
@@ -202,6 +209,15 @@ def _over_budget(
     return check(candidates, limits, ledger)
 
 
+def _forecast_used(forecast: IntensitySeries, start: datetime, end: datetime) -> str:
+    """Which forecast a window was chosen on, for the job's events: where a correction
+    was asked for, the corrected one and its band at the window, or the raw one and why."""
+    if not forecast.correction:
+        return ""
+    band = band_at(forecast, start, end)
+    return f", {forecast.correction}" + ("" if band is None else f", {band}")
+
+
 def write_plan(store: Store, report: PlanReport) -> None:
     """Store each placement on its job (moving it to planned) and hold the held ones."""
     now = report.now
@@ -217,6 +233,7 @@ def write_plan(store: Store, report: PlanReport) -> None:
             job.plan_forecast_g, job.plan_run_now_g = p.forecast_g, p.run_now_g
             job.plan_source, job.plan_late = p.source, p.late
             reason = f"window {p.start:%Y-%m-%d %H:%M} to {p.end:%H:%M} UTC"
+            reason += _forecast_used(report.forecast, p.start, p.end)
             if p.reason:
                 reason = p.reason if p.late else f"{reason}: {p.reason}"
             if job.state != JobState.PLANNED:

@@ -155,7 +155,12 @@ def simulate(
     profile = None if oracle else _TrailingProfile(trace)
     accountant = _Accountant(trace)
     step = options.step or max(trace.resolution, timedelta(minutes=5))
-    plan_options = PlanOptions(step, options.min_segment, options.resume_overhead)
+    plan_options = PlanOptions(
+        step,
+        options.min_segment,
+        options.resume_overhead,
+        risk_quantile=options.corrector.risk_quantile,
+    )
     clock = ManualClock(jobs[0].submit)
     states = {j.id: _State(Outcome(j), j.duration_s) for j in jobs}
     arrivals = sorted(jobs, key=lambda j: (j.submit, j.id))

@@ -90,3 +90,48 @@ def test_missing_trace_setting(cli: Cli, tmp_path: Path) -> None:
     (tmp_path / "gridwait.toml").write_text('[grid]\nprovider = "trace"\n')
     result = cli("forecast")
     assert result.code == 2 and "grid.trace" in result.err
+
+
+def test_the_corrected_forecast_and_its_band_beside_the_raw_one(
+    cli: Cli, env: Path, tmp_path: Path
+) -> None:
+    """With [grid] forecast_correction on and a month of stored forecasts, `forecast`
+    shows the corrected series and its band next to the raw one (table and --json)."""
+    from datetime import timedelta
+
+    from gridwait.clock import ManualClock
+    from gridwait.store.engine import Store
+    from tests.grid.history import error_trace, provider, record_forecasts, write_csv
+
+    now = datetime.now(UTC)
+    trace = error_trace(start=now.replace(minute=0, second=0, microsecond=0) - timedelta(days=35))
+    path = write_csv(trace, tmp_path / "synthetic.csv")
+    (tmp_path / "gridwait.toml").write_text(
+        f'[grid]\nprovider = "trace"\ntrace = "{path}"\nforecast = "column:forecast"\n'
+        'zone = "Z"\nforecast_correction = "persistence"\nrisk_quantile = 0.7\n'
+    )
+    store = Store(env, ManualClock(now))
+    record_forecasts(store, provider(trace), now - timedelta(days=30), now)
+
+    result = cli("forecast", "--hours", "12", "--json")
+    assert result.code == 0, result.err
+    data = json.loads(result.out)
+    assert data["correction"].startswith("corrected forecast (error persistence, 28 d")
+    assert data["band"] == 0.8 and data["risk_quantile"] == 0.7
+    point = data["points"][1]
+    assert point["lower"] < point["corrected"] < point["upper"]
+    assert point["value"] != point["corrected"]  # the raw one, beside it
+
+    table = cli("forecast", "--hours", "12")
+    assert table.code == 0, table.err
+    assert "corrected" in table.out and "10%-90% band" in table.out
+    assert f"{point['lower']:.0f}-{point['upper']:.0f}" in table.out
+
+
+def test_a_risk_quantile_beyond_the_band_is_refused_in_one_line(
+    cli: Cli, env: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "gridwait.toml").write_text("[grid]\nrisk_quantile = 0.95\n")
+    result = cli("forecast", "--hours", "2")
+    assert result.code != 0 and not env.exists()
+    assert len(result.err.strip().splitlines()) == 1 and "grid.risk_quantile" in result.err

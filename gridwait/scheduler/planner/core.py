@@ -53,7 +53,8 @@ class _Pass:
     split_margin: float = field(init=False)
 
     def __post_init__(self) -> None:
-        self.source = describe(self.inputs.forecast, self.inputs.fallback)
+        risk = self.options.risk_quantile
+        self.source = describe(self.inputs.forecast, self.inputs.fallback, risk)
         stated = self.inputs.forecast.error or 0.0
         self.split_margin = min(0.5, max(self.options.split_margin, ERROR_MARGIN * stated))
 
@@ -68,7 +69,13 @@ class _Pass:
         if end_s > self.signal.end_s:
             end = self.time(max(end_s, 2 * self.signal.end_s))
             inputs = self.inputs
-            self.signal = build_signal(self.signal.origin, end, inputs.forecast, inputs.fallback)
+            self.signal = build_signal(
+                self.signal.origin,
+                end,
+                inputs.forecast,
+                inputs.fallback,
+                self.options.risk_quantile,
+            )
 
     def need(self, job: PlanJob) -> Gpus | None:
         return None if self.capacity is None or job.gpus == 0 else Gpus(self.capacity, job.gpus)
@@ -106,7 +113,7 @@ def plan(
         [max(j.deadline, max(now, j.earliest) + timedelta(seconds=j.duration_s)) for j in jobs]
         + [r.until for r in running]
     )
-    signal = build_signal(origin, horizon, forecast, fallback)
+    signal = build_signal(origin, horizon, forecast, fallback, options.risk_quantile)
     state = _Pass(
         now,
         Inputs(forecast, fallback),

@@ -45,6 +45,9 @@ class PlanOptions:
     split_margin: float = 0.0
     """An interruptible job is split only where that beats its best single window by this
     share of the window's forecast emissions (0: whenever it is cheaper at all)."""
+    risk_quantile: float = 0.5
+    """A forecast with a band is planned on this quantile of each period's distribution
+    (planner/signal.py's risk rule; 0.5: its median)."""
     unit: str = "GPU"
     """What the capacity counts, as the reasons name it (CPU-only jobs: "CPU slot")."""
 
