@@ -24,6 +24,14 @@ def simulate(
     trace: Annotated[
         Path | None, typer.Option(help="Trace CSV (any format in shared/data/traces).")
     ] = None,
+    target: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--target",
+            help="NAME=TRACE.csv, twice or more instead of --trace: several zones, where+when"
+            " vs when-only (each job at its home target) vs run-now; --gpus is each target's.",
+        ),
+    ] = None,
     jobs: Annotated[
         Path | None,
         typer.Option(
@@ -105,6 +113,11 @@ def simulate(
             interruptible_share,
             out_file,
         )
+        return
+    if target:
+        if trace is not None or jobs is None:
+            raise ConfigError("--target goes with --jobs and instead of --trace")
+        _backtest_where(target, jobs, forecast, seed, gpus, time_column, value_column, out_file)
         return
     if loaded is None or jobs is None:
         raise ConfigError(
@@ -209,5 +222,61 @@ def _backtest(
         f" saving {saving['policy']:.1f} % vs run-now"
         f" (oracle {saving['oracle']:.1f} %), {result['deadline_misses']} deadline misses,"
         f" {result['runtime_s']:.1f} s -> {out_file}",
+        markup=False,
+    )
+
+
+def _targets(given: list[str], time_column: str | None, value_column: str | None) -> list[Any]:
+    """`NAME=TRACE.csv` options as simulation targets; ConfigError (one line) otherwise."""
+    from gridwait.errors import ConfigError
+    from gridwait.grid.trace import load_trace
+    from gridwait.scheduler.simulate import SimTarget
+
+    named: dict[str, Path] = {}
+    for item in given:
+        name, sep, path = item.partition("=")
+        if not sep or not name.strip() or not path:
+            raise ConfigError(f"--target {item!r}: expected NAME=TRACE.csv, e.g. CISO=ciso.csv")
+        if name.strip() in named:
+            raise ConfigError(f"--target: {name.strip()!r} is named twice")
+        named[name.strip()] = Path(path)
+    if len(named) < 2:
+        raise ConfigError("--target: name two targets or more (one zone: use --trace)")
+    return [
+        SimTarget(name, load_trace(path, time_column, value_column)) for name, path in named.items()
+    ]
+
+
+def _backtest_where(
+    given: list[str],
+    jobs_file: Path,
+    mode: str,
+    seed: int,
+    gpus: int | None,
+    time_column: str | None,
+    value_column: str | None,
+    out_file: Path,
+) -> None:
+    from dataclasses import replace
+
+    from gridwait.grid.trace import forecast_values
+    from gridwait.scheduler.simulate import SimOptions
+    from gridwait.scheduler.spatial import backtest_where
+    from gridwait.scheduler.workload import load_jobs
+
+    targets = [replace(t, capacity=gpus) for t in _targets(given, time_column, value_column)]
+    for t in targets:
+        forecast_values(t.trace, mode, seed)  # an unknown mode or column fails now
+    with err.status("simulating where+when, when-only and the oracle"):
+        result = backtest_where(targets, load_jobs(jobs_file), mode, seed, SimOptions())
+    out_file.write_text(json.dumps(result, indent=2) + "\n")
+    saving = result["savings_pct"]
+    assert isinstance(saving, dict)
+    out.print(
+        f"{result['jobs']} jobs on {', '.join(t.name for t in targets)} ({mode}):"
+        f" where+when saves {saving['where_when']:.1f} % vs run-now,"
+        f" when-only {saving['when_only']:.1f} %;"
+        f" where+when over when-only {result['where_when_over_when_only_pct']:.1f} %"
+        f" -> {out_file}",
         markup=False,
     )
