@@ -188,6 +188,13 @@ class PlanRow(View):
     fallback_share: float | None
     source: str | None
     reason: str | None
+    target: str | None = None
+    """The launch target chosen (None: held)."""
+    zone: str | None = None
+    """That target's grid zone: the forecast grams are this zone's."""
+    where: str | None = None
+    """Why that target (several targets only): e.g. "ERCO 312 g vs CISO 188 g forecast:
+    CISO saves 40 %"."""
 
 
 class PlanView(View):
