@@ -27,6 +27,7 @@ from gridwait.scheduler.planner.core import (
     plan,
 )
 from gridwait.scheduler.planner.model import Placement, PlanJob, PlanOptions, Running
+from gridwait.units import format_mass
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,7 @@ def _why(sites: Sequence[Site], found: dict[int, Choice], best: int) -> str | No
         return f"late on every target; {here} ends first"
     g_here, g_there = chosen.forecast_g, rival.forecast_g
     if g_here >= g_there:
-        return f"{there} and {here} both {g_here:.0f} g forecast: {here} is listed first"
+        return f"{there} and {here} both {format_mass(g_here)} forecast: {here} is listed first"
     saves = 100 * (1 - g_here / g_there)
-    return f"{there} {g_there:.0f} g vs {here} {g_here:.0f} g forecast: {here} saves {saves:.0f} %"
+    vs = f"{there} {format_mass(g_there)} vs {here} {format_mass(g_here)} forecast"
+    return f"{vs}: {here} saves {saves:.0f} %"
