@@ -152,7 +152,12 @@ def plan_queue(
     placements = place(planned)
     if limits and placements:
         rate = planned_rate(settings.footprint, settings.energy.hardware)
-        held = _over_budget(store, placements, jobs, limits, now, rate)
+        # a job planned on a target is charged that target's GPUs' embodied carbon
+        rates = {
+            t.name: planned_rate(settings.footprint, t.hardware) if t.hardware else rate
+            for t in targets
+        }
+        held = _over_budget(store, placements, jobs, limits, now, (rate, rates))
         if held:
             placements = place([p for p in planned if p.id not in held])
     forecast = forecasts[targets[0].zone]
@@ -222,9 +227,11 @@ def _over_budget(
     jobs: dict[int, Job],
     limits: list[Limit],
     now: datetime,
-    rate: EmbodiedRate,
+    rated: tuple[EmbodiedRate, Mapping[str, EmbodiedRate]],
 ) -> dict[int, str]:
-    """Jobs to hold; `rate` is the embodied gCO2e per hour of a job by its GPUs."""
+    """Jobs to hold; `rated`: the embodied gCO2e per hour of a job by its GPUs, in
+    general and on each target."""
+    rate, per_target = rated
     ledger = Ledger()
     months = sorted({month_of(p.start) for p in placements})
     replanning = frozenset(jobs)
@@ -239,7 +246,9 @@ def _over_budget(
             jobs[p.job_id].project,
             month_of(p.start),
             p.forecast_g,
-            rate(jobs[p.job_id].gpus) * (jobs[p.job_id].est_seconds or 0.0) / 3600,
+            per_target.get(p.target, rate)(jobs[p.job_id].gpus)
+            * (jobs[p.job_id].est_seconds or 0.0)
+            / 3600,
         )
         for p in placements
     ]
