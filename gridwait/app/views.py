@@ -68,6 +68,10 @@ class PlanSummary(View):
     run_now_g: float | None
     source: str | None
     late: bool
+    target: str | None = None
+    """The launch target chosen, its zone, and why (several targets)."""
+    zone: str | None = None
+    where: str | None = None
 
 
 class RunView(View):
@@ -114,6 +118,10 @@ class RunView(View):
     """On the job's [eval] set, once training finished."""
     hardware: str | None
     precision: str | None
+    target: str | None = None
+    """The launch target it ran on and its grid zone (accounted on that zone's intensity);
+    None: the single implicit target, in [grid] zone."""
+    zone: str | None = None
 
 
 class JobView(View):

@@ -11,6 +11,9 @@ from typing import Any, ClassVar
 import numpy as np
 import pytest
 
+from gridwait.app.actor import host_admin
+from gridwait.app.deps import Deps
+from gridwait.app.jobs import show
 from gridwait.clock import ManualClock
 from gridwait.config import Settings
 from gridwait.errors import ConfigError
@@ -120,6 +123,12 @@ def test_the_stored_plan_names_the_cleaner_zone_and_the_event_says_why(
     assert history[-1].to_state == JobState.PLANNED
     assert "on cluster (FR)" in (history[-1].reason or "")
     assert job.plan_where in (history[-1].reason or "")
+    shown = show(Deps(lab, clock), host_admin(), job_id).plan
+    assert shown is not None and (shown.target, shown.zone, shown.where) == (
+        "cluster",
+        "FR",
+        job.plan_where,
+    )
 
 
 def test_a_suspended_job_resumes_on_the_target_that_holds_its_checkpoint(
@@ -153,6 +162,8 @@ def test_a_dispatch_runs_on_the_targets_gpus_and_stores_where_it_ran(
     with store.read() as session:
         run = session.get(Run, 1)
     assert run is not None and (run.target, run.zone, run.handle) == ("cluster", "FR", "fake-1")
+    [shown] = show(Deps(lab, clock), host_admin(), job_id).runs
+    assert (shown.target, shown.zone) == ("cluster", "FR")
 
 
 def with_samples(store: Store, run_id: int, zone: str | None) -> None:
