@@ -114,17 +114,26 @@ def simulate(
             out_file,
         )
         return
+    if interruptible not in ("file", "all", "none"):
+        raise ConfigError(f"--interruptible: expected file, all or none, got {interruptible!r}")
     if target:
         if trace is not None or jobs is None:
             raise ConfigError("--target goes with --jobs and instead of --trace")
-        _backtest_where(target, jobs, forecast, seed, gpus, time_column, value_column, out_file)
+        options = _options(
+            gpus,
+            poll_minutes,
+            (min_segment_minutes, resume_overhead_minutes),
+            horizon_hours,
+            step_minutes,
+            every_poll,
+        )
+        columns = (time_column, value_column)
+        _backtest_where(target, (jobs, interruptible), forecast, seed, options, columns, out_file)
         return
     if loaded is None or jobs is None:
         raise ConfigError(
             "simulate needs --trace and --jobs (or --generate KIND to write a workload)"
         )
-    if interruptible not in ("file", "all", "none"):
-        raise ConfigError(f"--interruptible: expected file, all or none, got {interruptible!r}")
     _backtest(
         loaded,
         jobs,
@@ -190,22 +199,14 @@ def _backtest(
     from rich.progress import Progress
 
     from gridwait.grid.trace import forecast_values
-    from gridwait.scheduler.simulate import SimOptions, backtest
+    from gridwait.scheduler.simulate import backtest
     from gridwait.scheduler.workload import load_jobs
 
     forecast_values(trace, mode, seed)  # an unknown mode or column fails now, in one line
     jobs = load_jobs(jobs_file)
     if interruptible != "file":
         jobs = [replace(j, interruptible=interruptible == "all") for j in jobs]
-    options = SimOptions(
-        poll=timedelta(minutes=poll),
-        capacity=gpus,
-        step=timedelta(minutes=step) if step else None,
-        min_segment=timedelta(minutes=min_segment),
-        resume_overhead=timedelta(minutes=overhead),
-        horizon=timedelta(hours=horizon),
-        every_poll=every_poll,
-    )
+    options = _options(gpus, poll, (min_segment, overhead), horizon, step, every_poll)
     first, last = jobs[0].submit, max(j.deadline for j in jobs)
     with Progress(console=err, transient=True) as progress:
         task = progress.add_task("simulating (policy)", total=(last - first).total_seconds())
@@ -247,28 +248,53 @@ def _targets(given: list[str], time_column: str | None, value_column: str | None
     ]
 
 
+def _options(
+    gpus: int | None,
+    poll: float,
+    segments: tuple[float, float],
+    horizon: float,
+    step: float | None,
+    every_poll: bool,
+) -> Any:
+    """The backtest's options; `segments`: (shortest segment, resume overhead), minutes."""
+    from gridwait.scheduler.simulate import SimOptions
+
+    return SimOptions(
+        poll=timedelta(minutes=poll),
+        capacity=gpus,
+        step=timedelta(minutes=step) if step else None,
+        min_segment=timedelta(minutes=segments[0]),
+        resume_overhead=timedelta(minutes=segments[1]),
+        horizon=timedelta(hours=horizon),
+        every_poll=every_poll,
+    )
+
+
 def _backtest_where(
     given: list[str],
-    jobs_file: Path,
+    queue: tuple[Path, str],
     mode: str,
     seed: int,
-    gpus: int | None,
-    time_column: str | None,
-    value_column: str | None,
+    options: Any,
+    columns: tuple[str | None, str | None],
     out_file: Path,
 ) -> None:
+    """`queue`: the JOBS.csv and the --interruptible choice; `options.capacity` is each
+    target's."""
     from dataclasses import replace
 
     from gridwait.grid.trace import forecast_values
-    from gridwait.scheduler.simulate import SimOptions
     from gridwait.scheduler.spatial import backtest_where
     from gridwait.scheduler.workload import load_jobs
 
-    targets = [replace(t, capacity=gpus) for t in _targets(given, time_column, value_column)]
+    targets = [replace(t, capacity=options.capacity) for t in _targets(given, *columns)]
     for t in targets:
         forecast_values(t.trace, mode, seed)  # an unknown mode or column fails now
-    with err.status("simulating where+when, when-only and the oracle"):
-        result = backtest_where(targets, load_jobs(jobs_file), mode, seed, SimOptions())
+    jobs = load_jobs(queue[0])
+    if queue[1] != "file":
+        jobs = [replace(j, interruptible=queue[1] == "all") for j in jobs]
+    with err.status("simulating run-now, when-only, where+when and the oracle"):
+        result = backtest_where(targets, jobs, mode, seed, options)
     out_file.write_text(json.dumps(result, indent=2) + "\n")
     saving = result["savings_pct"]
     assert isinstance(saving, dict)

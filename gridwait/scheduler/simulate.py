@@ -8,6 +8,9 @@ moment it is submitted. Jobs start when their plan says, interruptible ones run 
 planned segment and are re-planned when it ends. Everything is accounted against the
 ACTUAL trace. `oracle` is the same planner fed the actual intensities over the whole
 trace; `run_now` starts every job at submission (no capacity limit, no waiting).
+`simulate_where` is the same loop over several targets, each with its zone's trace and
+its GPUs: the planner chooses where and when (or, with `homes`, only when), and each run
+is accounted on the actual trace of the zone it ran in (scheduler/spatial.py compares).
 
 A poll whose forecast brings nothing new for any waiting job (every deadline already
 inside the last plan's horizon, and a forecast that has not changed since: see
