@@ -123,13 +123,15 @@ class Service:
     def poll(self) -> None:
         self.replan()
         settled = pending = 0
-        for zone in self.zones:
+        # each zone's runs on its provider; runs in a zone no target has now (the
+        # settings changed since) on the main one, which the run's own zone is asked of
+        for zone in [*self.zones, None]:
             done, left = settle(
                 self.store,
-                self._reporting(zone),
-                zone,
+                self._reporting(zone or self.zone),
+                zone or self.zone,
                 self.clock,
-                planning=self.zones[zone],
+                planning=self.zones.get(zone or self.zone, self.provider),
                 footprint=self.settings.footprint,
                 only=functools.partial(self._ran_in, zone),
             )
@@ -249,8 +251,10 @@ class Service:
     def _launcher(self, run: Run) -> Launcher:
         return self.launchers[target_of(self.settings, run.target).name]
 
-    def _ran_in(self, zone: str, run: Run) -> bool:
-        return (run.zone or self.zone) == zone
+    def _ran_in(self, zone: str | None, run: Run) -> bool:
+        """Whether `run` ran in `zone` (None: in a zone no target has now)."""
+        ran = run.zone or self.zone
+        return ran == zone if zone is not None else ran not in self.zones
 
     def _reporting(self, zone: str) -> IntensityProvider:
         """The provider a zone's runs are accounted on: the reporting provider when it is

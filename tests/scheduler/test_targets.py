@@ -41,11 +41,11 @@ TWO = [
 
 
 class Zoned(IntensityProvider):
-    """A flat intensity per zone: 400 g/kWh in DIRTY, 100 in CLEAN."""
+    """A flat intensity per zone: 400 g/kWh in DIRTY, 100 in CLEAN, 250 in OLD."""
 
     name = "zoned"
     signal = "average"
-    LEVEL: ClassVar[dict[str, float]] = {"DIRTY": 400.0, "CLEAN": 100.0}
+    LEVEL: ClassVar[dict[str, float]] = {"DIRTY": 400.0, "CLEAN": 100.0, "OLD": 250.0}
 
     def _series(self, zone: str, kind: str) -> IntensitySeries:
         values = np.full(96, self.LEVEL[zone])
@@ -234,3 +234,37 @@ def test_a_target_with_its_own_trace_gets_its_own_provider(tmp_path: Path) -> No
     zones = zone_providers(lab, ManualClock(T0), None, shared)
     assert zones["DE"] is shared and zones["FR"] is not shared
     assert zones["FR"].forecast("FR", T0, T0 + 2 * H).values[0] == pytest.approx(100)
+
+
+def test_the_service_settles_each_run_on_its_own_zone(tmp_path: Path, dataset: Path) -> None:
+    """Including a run in a zone no target has any more (the settings changed)."""
+    lab = Settings(
+        db=tmp_path / "lab.db",
+        grid={"provider": "profile", "zone": "DIRTY"},
+        targets=[
+            {"name": "a", "zone": "DIRTY", "gpus": 1},
+            {"name": "b", "zone": "CLEAN", "gpus": 1},
+        ],
+    )
+    clock = ManualClock(T0 + 10 * H)
+    store = Store(lab.db, clock)
+    job_id = add(store, dataset)
+    with store.write() as session:
+        for _ in range(2):
+            session.add(Run(job_id=job_id, attempt=1, state="claimed", claimed_at=T0))
+    with_samples(store, 1, "CLEAN")
+    with_samples(store, 2, "OLD")
+    with store.write() as session:
+        for run_id in (1, 2):
+            row = session.get(Run, run_id)
+            assert row is not None
+            row.emissions_provisional = True
+            session.add(row)
+    zones = {"DIRTY": Zoned(), "CLEAN": Zoned()}
+    Service(lab, clock, store, Zoned(), Recorder(), zones=zones).poll()
+    with store.read() as session:
+        runs = [session.get(Run, i) for i in (1, 2)]
+    assert [(r.emissions_g, r.emissions_provisional) for r in runs if r is not None] == [
+        (pytest.approx(2 * 100), False),
+        (pytest.approx(2 * 250), False),
+    ]
