@@ -85,3 +85,16 @@ def test_bad_targets_are_one_line_and_write_nothing(
     assert line.startswith("error:") and message in line, line
     assert "Traceback" not in result.err
     assert count_rows(env) == 0
+
+
+def test_run_refuses_a_slurm_target_until_the_slurm_launcher_is_in(cli: Cli, env: Path) -> None:
+    configure(
+        TWO.replace('name = "cluster"', 'name = "cluster"\nkind = "slurm"')
+        + "\n[api]\nenabled = false\n"
+    )
+    result = cli("run", "--until-idle", "--timeout", "10")
+    assert result.code != 0
+    [line] = result.err.strip().splitlines()
+    assert (
+        line == "error: targets.cluster: slurm targets need the Slurm launcher, not in this build"
+    )
