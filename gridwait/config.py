@@ -129,6 +129,22 @@ class SchedulerSettings(_Section):
     """Default times a run lost to a crash is re-queued."""
 
 
+class TargetSettings(_Section):
+    """One launch target (`[[targets]]`): where jobs may run, in which grid zone."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    zone: str = Field(min_length=1)
+    """Its grid zone, as the provider names it (e.g. US-CAL-CISO, DE)."""
+    kind: Literal["local", "slurm"] = "local"
+    """`local`: this host's launcher; `slurm`: the Slurm launcher (sbatch)."""
+    gpus: int = Field(ge=1, le=4096)
+    """GPUs it lends to gridwait (its planning capacity)."""
+    hardware: str | None = None
+    """Its GPU model row in the estimator's table (default: [energy] hardware)."""
+    trace: Path | None = None
+    """The `trace` provider's CSV for this zone (default: [grid] trace)."""
+
+
 class EnergySettings(_Section):
     pue: float = Field(1.0, ge=1.0, le=5.0)
     """Facility energy / IT energy. 1.0 = no facility overhead known (a lab box)."""
@@ -228,12 +244,37 @@ class Settings(BaseSettings):
     footprint: FootprintSettings = Field(default_factory=FootprintSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     client: ClientSettings = Field(default_factory=ClientSettings)
+    targets: list[TargetSettings] = Field(default_factory=list)
+    """Launch targets; none: one, this box ([scheduler] gpus in [grid] zone)."""
     _files: tuple[Path, ...] = PrivateAttr(default=())
 
     @field_validator("electricitymaps_url", "uk_url", "watttime_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
         return http_url(value)
+
+    @field_validator("targets")
+    @classmethod
+    def _unique_targets(cls, value: list[TargetSettings]) -> list[TargetSettings]:
+        names = [t.name for t in value]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"target name {twice[0]!r} is used twice: name each target once")
+        return value
+
+    def launch_targets(self) -> list[TargetSettings]:
+        """The targets jobs may run on: `[[targets]]`, else this box as the only one."""
+        if self.targets:
+            return list(self.targets)
+        # not validated: a CPU-only box lends 0 GPUs, which a named target may not
+        implicit = TargetSettings.model_construct(
+            name="local", zone=self.grid.zone, kind="local", gpus=self.scheduler.gpus
+        )
+        return [implicit]
+
+    @property
+    def several_targets(self) -> bool:
+        return len(self.targets) > 1
 
     @classmethod
     def settings_customise_sources(

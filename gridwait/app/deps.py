@@ -31,6 +31,7 @@ class Deps:
         self.settings, self.clock = settings, clock
         self._hardware = hardware
         self._provider = provider
+        self._zones: dict[str, IntensityProvider] | None = None
         self._store: Store | None = None
 
     def store(self) -> Store:
@@ -63,6 +64,14 @@ class Deps:
 
             self._provider = build_provider(self.settings, self.clock, self.store())
         return self._provider
+
+    def zone_providers(self) -> dict[str, IntensityProvider]:
+        """The provider of each launch target's zone (`provider()` for most)."""
+        if self._zones is None:
+            from gridwait.grid.factory import zone_providers
+
+            self._zones = zone_providers(self.settings, self.clock, self.store(), self.provider())
+        return self._zones
 
     def close(self) -> None:
         if self._store is not None:

@@ -234,6 +234,9 @@ def _plan_summary(job: Job) -> PlanSummary | None:
         run_now_g=job.plan_run_now_g,
         source=job.plan_source,
         late=job.plan_late,
+        target=job.plan_target,
+        zone=job.plan_zone,
+        where=job.plan_where,
     )
 
 
@@ -279,4 +282,6 @@ def run_view(run: dict[str, Any]) -> RunView:
         eval_accuracy=run["eval_accuracy"],
         hardware=run["hardware"],
         precision=run["precision"],
+        target=run.get("target"),
+        zone=run.get("zone"),
     )

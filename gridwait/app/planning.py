@@ -15,7 +15,10 @@ def plan(deps: Deps, actor: Actor) -> PlanView:
     """Every queued, held, planned or suspended job with its window, forecast and run-now
     grams, or why it is held or late."""
     del actor  # the lab's plan is everyone's to read
-    report = plan_queue(deps.store(), deps.settings, deps.clock, deps.provider(), apply=False)
+    store, provider = deps.store(), deps.provider()
+    report = plan_queue(
+        store, deps.settings, deps.clock, provider, apply=False, zones=deps.zone_providers()
+    )
     return plan_view(report)
 
 
@@ -41,6 +44,9 @@ def _row(p: Placement, job: Job) -> PlanRow:
         fallback_share=p.fallback_share,
         source=p.source,
         reason=p.reason,
+        target=p.target or None,
+        zone=p.zone or None,
+        where=p.where,
     )
 
 

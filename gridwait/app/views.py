@@ -68,6 +68,10 @@ class PlanSummary(View):
     run_now_g: float | None
     source: str | None
     late: bool
+    target: str | None = None
+    """The launch target chosen, its zone, and why (several targets)."""
+    zone: str | None = None
+    where: str | None = None
 
 
 class RunView(View):
@@ -114,6 +118,10 @@ class RunView(View):
     """On the job's [eval] set, once training finished."""
     hardware: str | None
     precision: str | None
+    target: str | None = None
+    """The launch target it ran on and its grid zone (accounted on that zone's intensity);
+    None: the single implicit target, in [grid] zone."""
+    zone: str | None = None
 
 
 class JobView(View):
@@ -188,6 +196,13 @@ class PlanRow(View):
     fallback_share: float | None
     source: str | None
     reason: str | None
+    target: str | None = None
+    """The launch target chosen (None: held)."""
+    zone: str | None = None
+    """That target's grid zone: the forecast grams are this zone's."""
+    where: str | None = None
+    """Why that target (several targets only): e.g. "ERCO 312 g vs CISO 188 g forecast:
+    CISO saves 40 %"."""
 
 
 class PlanView(View):

@@ -48,13 +48,14 @@ def print_plan(view: PlanView) -> None:
     if not view.jobs:
         note("nothing to plan: no queued, held, planned or suspended jobs")
         return
-    table = Table(
-        "id", "name", "owner", "start (UTC)", "end", "forecast", "run now", "saving", "status"
-    )
+    several = any(r.where for r in view.jobs)  # the target column only where there is a choice
+    columns = ["id", "name", "owner", "start (UTC)", "end", "forecast", "run now", "saving"]
+    table = Table(*columns, *(["where"] if several else []), "status")
     for r in view.jobs:
         saving = r.saving_g
         pct = f" ({100 * saving / r.run_now_g:.0f}%)" if saving is not None and r.run_now_g else ""
         status = r.status + (f": {r.reason}" if r.reason else "")
+        where = [f"{r.target} ({r.zone}): {r.where}" if r.where else r.target or ""]
         table.add_row(
             str(r.id),
             r.name,
@@ -64,6 +65,7 @@ def print_plan(view: PlanView) -> None:
             format_mass(r.forecast_g),
             format_mass(r.run_now_g),
             format_mass(saving) + pct,
+            *(where if several else []),
             status,
         )
     out.print(table)

@@ -24,6 +24,14 @@ def simulate(
     trace: Annotated[
         Path | None, typer.Option(help="Trace CSV (any format in shared/data/traces).")
     ] = None,
+    target: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--target",
+            help="NAME=TRACE.csv, twice or more instead of --trace: several zones, where+when"
+            " vs when-only (each job at its home target) vs run-now; --gpus is each target's.",
+        ),
+    ] = None,
     jobs: Annotated[
         Path | None,
         typer.Option(
@@ -106,12 +114,26 @@ def simulate(
             out_file,
         )
         return
+    if interruptible not in ("file", "all", "none"):
+        raise ConfigError(f"--interruptible: expected file, all or none, got {interruptible!r}")
+    if target:
+        if trace is not None or jobs is None:
+            raise ConfigError("--target goes with --jobs and instead of --trace")
+        options = _options(
+            gpus,
+            poll_minutes,
+            (min_segment_minutes, resume_overhead_minutes),
+            horizon_hours,
+            step_minutes,
+            every_poll,
+        )
+        columns = (time_column, value_column)
+        _backtest_where(target, (jobs, interruptible), forecast, seed, options, columns, out_file)
+        return
     if loaded is None or jobs is None:
         raise ConfigError(
             "simulate needs --trace and --jobs (or --generate KIND to write a workload)"
         )
-    if interruptible not in ("file", "all", "none"):
-        raise ConfigError(f"--interruptible: expected file, all or none, got {interruptible!r}")
     _backtest(
         loaded,
         jobs,
@@ -177,22 +199,14 @@ def _backtest(
     from rich.progress import Progress
 
     from gridwait.grid.trace import forecast_values
-    from gridwait.scheduler.simulate import SimOptions, backtest
+    from gridwait.scheduler.simulate import backtest
     from gridwait.scheduler.workload import load_jobs
 
     forecast_values(trace, mode, seed)  # an unknown mode or column fails now, in one line
     jobs = load_jobs(jobs_file)
     if interruptible != "file":
         jobs = [replace(j, interruptible=interruptible == "all") for j in jobs]
-    options = SimOptions(
-        poll=timedelta(minutes=poll),
-        capacity=gpus,
-        step=timedelta(minutes=step) if step else None,
-        min_segment=timedelta(minutes=min_segment),
-        resume_overhead=timedelta(minutes=overhead),
-        horizon=timedelta(hours=horizon),
-        every_poll=every_poll,
-    )
+    options = _options(gpus, poll, (min_segment, overhead), horizon, step, every_poll)
     first, last = jobs[0].submit, max(j.deadline for j in jobs)
     with Progress(console=err, transient=True) as progress:
         task = progress.add_task("simulating (policy)", total=(last - first).total_seconds())
@@ -209,5 +223,86 @@ def _backtest(
         f" saving {saving['policy']:.1f} % vs run-now"
         f" (oracle {saving['oracle']:.1f} %), {result['deadline_misses']} deadline misses,"
         f" {result['runtime_s']:.1f} s -> {out_file}",
+        markup=False,
+    )
+
+
+def _targets(given: list[str], time_column: str | None, value_column: str | None) -> list[Any]:
+    """`NAME=TRACE.csv` options as simulation targets; ConfigError (one line) otherwise."""
+    from gridwait.errors import ConfigError
+    from gridwait.grid.trace import load_trace
+    from gridwait.scheduler.simulate import SimTarget
+
+    named: dict[str, Path] = {}
+    for item in given:
+        name, sep, path = item.partition("=")
+        if not sep or not name.strip() or not path:
+            raise ConfigError(f"--target {item!r}: expected NAME=TRACE.csv, e.g. CISO=ciso.csv")
+        if name.strip() in named:
+            raise ConfigError(f"--target: {name.strip()!r} is named twice")
+        named[name.strip()] = Path(path)
+    if len(named) < 2:
+        raise ConfigError("--target: name two targets or more (one zone: use --trace)")
+    return [
+        SimTarget(name, load_trace(path, time_column, value_column)) for name, path in named.items()
+    ]
+
+
+def _options(
+    gpus: int | None,
+    poll: float,
+    segments: tuple[float, float],
+    horizon: float,
+    step: float | None,
+    every_poll: bool,
+) -> Any:
+    """The backtest's options; `segments`: (shortest segment, resume overhead), minutes."""
+    from gridwait.scheduler.simulate import SimOptions
+
+    return SimOptions(
+        poll=timedelta(minutes=poll),
+        capacity=gpus,
+        step=timedelta(minutes=step) if step else None,
+        min_segment=timedelta(minutes=segments[0]),
+        resume_overhead=timedelta(minutes=segments[1]),
+        horizon=timedelta(hours=horizon),
+        every_poll=every_poll,
+    )
+
+
+def _backtest_where(
+    given: list[str],
+    queue: tuple[Path, str],
+    mode: str,
+    seed: int,
+    options: Any,
+    columns: tuple[str | None, str | None],
+    out_file: Path,
+) -> None:
+    """`queue`: the JOBS.csv and the --interruptible choice; `options.capacity` is each
+    target's."""
+    from dataclasses import replace
+
+    from gridwait.grid.trace import forecast_values
+    from gridwait.scheduler.spatial import backtest_where
+    from gridwait.scheduler.workload import load_jobs
+
+    targets = [replace(t, capacity=options.capacity) for t in _targets(given, *columns)]
+    for t in targets:
+        forecast_values(t.trace, mode, seed)  # an unknown mode or column fails now
+    jobs = load_jobs(queue[0])
+    if queue[1] != "file":
+        jobs = [replace(j, interruptible=queue[1] == "all") for j in jobs]
+    with err.status("simulating run-now, when-only, where+when and the oracle"):
+        result = backtest_where(targets, jobs, mode, seed, options)
+    out_file.write_text(json.dumps(result, indent=2) + "\n")
+    saving = result["savings_pct"]
+    assert isinstance(saving, dict)
+    out.print(
+        f"{result['jobs']} jobs on {', '.join(t.name for t in targets)} ({mode}):"
+        f" where+when saves {saving['where_when']:.1f} % vs run-now,"
+        f" when-only {saving['when_only']:.1f} %;"
+        f" where+when over when-only {result['where_when_over_when_only_pct']:.1f} %"
+        f" -> {out_file}",
         markup=False,
     )

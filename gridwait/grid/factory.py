@@ -11,7 +11,8 @@ from gridwait.grid.base import IntensityProvider
 from gridwait.grid.chain import CachingProvider, FallbackProvider
 from gridwait.grid.electricitymaps import ElectricityMapsProvider
 from gridwait.grid.http import HttpClient, HttpPolicy
-from gridwait.grid.profile import ProfileProvider
+from gridwait.grid.profile import ProfileProvider, profile_zone
+from gridwait.grid.profiles_data import PROFILES
 from gridwait.grid.trace import TraceProvider, load_trace
 from gridwait.grid.uk import UKProvider
 from gridwait.grid.watttime import WattTimeProvider
@@ -90,3 +91,46 @@ def reporting_provider(
     if name is None or name == settings.grid.provider:
         return planning
     return build_provider(settings, clock, store, name)
+
+
+def zone_providers(
+    settings: Settings, clock: Clock, store: Store | None, planning: IntensityProvider
+) -> dict[str, IntensityProvider]:
+    """One planning provider per launch target's zone (`planning` serves every zone it
+    can; a target with its own trace gets a trace provider of its own). ConfigError, in
+    one line, for a zone the provider cannot serve."""
+    grid = settings.grid
+    out: dict[str, IntensityProvider] = {}
+    traces: dict[str, object] = {}
+    for target in settings.launch_targets():
+        where = f"targets.{target.name}"
+        if target.trace is not None:
+            if traces.setdefault(target.zone, target.trace) != target.trace:
+                raise ConfigError(f"{where}.trace: zone {target.zone} already has another trace")
+            own = grid.model_copy(update={"trace": target.trace, "zone": target.zone})
+            if target.zone not in out or out[target.zone] is planning:
+                out[target.zone] = build_provider(
+                    settings.model_copy(update={"grid": own}), clock, store, "trace"
+                )
+            continue
+        _check_zone(settings, where, target.zone)
+        out.setdefault(target.zone, planning)
+    return out
+
+
+def _check_zone(settings: Settings, where: str, zone: str) -> None:
+    """Refuse a zone the configured provider is known not to serve (the HTTP providers
+    can only tell when asked)."""
+    grid = settings.grid
+    if not settings.targets:
+        return  # the implicit target is [grid] zone: checked where it always was
+    if grid.provider == "profile" and profile_zone(zone) is None:
+        known = ", ".join(sorted(PROFILES))
+        raise ConfigError(
+            f"{where}.zone: the profile provider has no zone {zone!r} (known: {known})"
+        )
+    if grid.provider == "trace" and zone != grid.zone:
+        raise ConfigError(
+            f"{where}.zone: the trace provider's [grid] trace is zone {grid.zone!r};"
+            f" give target {where.split('.')[1]!r} its own trace = PATH"
+        )

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -119,6 +119,7 @@ def account(
         assert job is not None
         earlier = [r for r in runs_of(session, job.id or 0) if (r.id or 0) < run_id]
         rows = samples_of(session, run_id)
+    zone = run.zone or zone  # where it really ran (several targets), else the caller's
     samples = facility_samples(rows, run.pue or 1.0)
     values: dict[str, object] = {"accounted_at": clock.now()}
     values.update(footprint_columns(run, job.gpus, zone, footprint or FootprintSettings()))
@@ -199,10 +200,16 @@ def settle(
     *,
     planning: IntensityProvider | None = None,
     footprint: FootprintSettings | None = None,
+    only: Callable[[Run], bool] | None = None,
 ) -> tuple[int, int]:
-    """Recompute provisional runs; returns (settled now, still provisional)."""
+    """Recompute provisional runs (`only` those it accepts: one zone's, where runs ran in
+    several); returns (settled now, still provisional)."""
     with store.read() as session:
-        pending = [r.id for r in provisional_runs(session) if r.id is not None]
+        pending = [
+            r.id
+            for r in provisional_runs(session)
+            if r.id is not None and (only is None or only(r))
+        ]
     settled = 0
     for run_id in pending:
         row = account(store, provider, zone, clock, run_id, planning=planning, footprint=footprint)

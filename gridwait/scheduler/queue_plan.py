@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from gridwait.clock import Clock
-from gridwait.config import Settings
+from gridwait.config import Settings, TargetSettings
 from gridwait.errors import ProviderError
 from gridwait.grid.base import IntensityProvider
 from gridwait.grid.live_correction import correct_live
@@ -22,7 +22,7 @@ from gridwait.grid.profile import ProfileProvider, profile_zone
 from gridwait.grid.series import IntensitySeries
 from gridwait.scheduler.budgets import Candidate, Ledger, Limit, check, month_bounds, month_of
 from gridwait.scheduler.footprint import planned_rate
-from gridwait.scheduler.planner import Placement, PlanJob, PlanOptions, Running, plan
+from gridwait.scheduler.planner import Placement, PlanJob, PlanOptions, Running, Site, plan_where
 from gridwait.scheduler.planner.signal import band_at
 from gridwait.states import JobState
 from gridwait.store.budgets import EmbodiedRate, budgets, month_usage
@@ -44,7 +44,12 @@ class PlanReport:
     held: dict[int, str]
     jobs: dict[int, Job]
     forecast: IntensitySeries
+    """The first target's zone's forecast (the only one, with a single target)."""
     notes: list[str] = field(default_factory=list)
+    several: bool = False
+    """Several launch targets: each placement names its target, zone and why."""
+    forecasts: dict[str, IntensitySeries] = field(default_factory=dict)
+    """Each target zone's forecast, as planned on (raw or corrected)."""
 
 
 def options(settings: Settings) -> PlanOptions:
@@ -58,7 +63,13 @@ def options(settings: Settings) -> PlanOptions:
     )
 
 
-def plan_job(job: Job, now: datetime, factor: float, done_fraction: float = 0.0) -> PlanJob:
+def plan_job(
+    job: Job,
+    now: datetime,
+    factor: float,
+    done_fraction: float = 0.0,
+    targets: tuple[str, ...] = (),
+) -> PlanJob:
     """The planner's view of a job. Durations are domain seconds: on a simulated clock a
     real second of running lasts `factor` domain seconds."""
     assert job.id is not None
@@ -74,13 +85,26 @@ def plan_job(job: Job, now: datetime, factor: float, done_fraction: float = 0.0)
         deadline=job.deadline,
         interruptible=job.interruptible,
         resuming=done_fraction > 0,
+        targets=targets,
     )
 
 
 def plan_queue(
-    store: Store, settings: Settings, clock: Clock, provider: IntensityProvider, apply: bool = False
+    store: Store,
+    settings: Settings,
+    clock: Clock,
+    provider: IntensityProvider,
+    apply: bool = False,
+    zones: Mapping[str, IntensityProvider] | None = None,
 ) -> PlanReport:
+    """`zones`: the provider of each target's zone (default: `provider` for all, each
+    target with a trace of its own getting its own: grid.factory.zone_providers)."""
     now = clock.now()
+    targets = settings.launch_targets()
+    if zones is None:
+        from gridwait.grid.factory import zone_providers
+
+        zones = zone_providers(settings, clock, store, provider)
     with store.read() as session:
         waiting = list(jobs_in(session, PLANNABLE))
         running = list(jobs_in(session, (JobState.RUNNING,)))
@@ -91,58 +115,90 @@ def plan_queue(
         }
         limits = [Limit(b.scope, b.name, b.monthly_g, b.counts) for b in budgets(session)]
     jobs = {j.id: j for j in waiting if j.id is not None}
-    planned = [plan_job(j, now, clock.factor, done.get(i, 0.0)) for i, j in jobs.items()]
+    names = {t.name for t in targets}
+    planned = [
+        plan_job(j, now, clock.factor, done.get(i, 0.0), _pinned(j, names)) for i, j in jobs.items()
+    ]
     horizon = timedelta(hours=settings.grid.horizon_hours)
-    zone = settings.grid.zone
-    forecast = provider.forecast(zone, now, now + horizon)
-    if settings.grid.forecast_correction == "persistence":
-        forecast = correct_live(store, provider, forecast, now)
     last = max([now + horizon, *(p.deadline + timedelta(seconds=p.duration_s) for p in planned)])
-    fallback = _fallback(zone, now, last)
+    forecasts: dict[str, IntensitySeries] = {}
+    for zone in dict.fromkeys(t.zone for t in targets):
+        forecasts[zone] = zones[zone].forecast(zone, now, now + horizon)
+        if settings.grid.forecast_correction == "persistence":
+            forecasts[zone] = correct_live(store, zones[zone], forecasts[zone], now)
+    fallbacks = {zone: _fallback(zone, now, last) for zone in forecasts}
     held: dict[int, str] = {}
     step = timedelta(minutes=settings.scheduler.step_minutes)
-    busy = [_running(j, now, clock.factor, step) for j in running]
+    busy = [(_running(j, now, clock.factor, step), j) for j in running]
+
+    def sites(target: TargetSettings, cpu: bool) -> Site:
+        here = [
+            r for r, j in busy if _target_of(j, targets) == target.name and (j.gpus == 0) == cpu
+        ]
+        return Site(
+            target.name,
+            target.zone,
+            forecasts[target.zone],
+            settings.scheduler.cpu_slots if cpu else target.gpus,
+            [replace(r, gpus=1) for r in here] if cpu else here,
+            fallbacks[target.zone],
+        )
 
     def place(queue: list[PlanJob]) -> list[Placement]:
         # GPU jobs and CPU-only jobs draw on separate capacities: GPUs, and CPU slots
         # (CPU fine-tunes sharing a host slow each other down far more than they gain)
         gpu = [p for p in queue if p.gpus > 0]
         cpu = [replace(p, gpus=1) for p in queue if p.gpus == 0]
-        cpu_busy = [replace(r, gpus=1) for r, j in zip(busy, running, strict=True) if j.gpus == 0]
-        return plan(
-            now,
-            gpu,
-            forecast,
-            settings.scheduler.gpus,
-            [r for r in busy if r.gpus > 0],
-            fallback=fallback,
-            options=options(settings),
-        ) + plan(
+        return plan_where(
+            now, gpu, [sites(t, False) for t in targets], options(settings)
+        ) + plan_where(
             now,
             cpu,
-            forecast,
-            settings.scheduler.cpu_slots,
-            cpu_busy,
-            fallback=fallback,
-            options=replace(options(settings), unit="CPU slot"),
+            [sites(t, True) for t in targets],
+            replace(options(settings), unit="CPU slot"),
         )
 
     placements = place(planned)
     if limits and placements:
         rate = planned_rate(settings.footprint, settings.energy.hardware)
-        held = _over_budget(store, placements, jobs, limits, now, rate)
+        # a job planned on a target is charged that target's GPUs' embodied carbon
+        rates = {
+            t.name: planned_rate(settings.footprint, t.hardware) if t.hardware else rate
+            for t in targets
+        }
+        held = _over_budget(store, placements, jobs, limits, now, (rate, rates))
         if held:
             placements = place([p for p in planned if p.id not in held])
-    report = PlanReport(now, placements, held, jobs, forecast)
-    if forecast.fallback:
-        report.notes.append(f"forecast fallback: {forecast.fallback}")
-    if forecast.correction and forecast.band is None:  # asked for, not possible yet
-        report.notes.append(forecast.correction)
+    forecast = forecasts[targets[0].zone]
+    report = PlanReport(
+        now, placements, held, jobs, forecast, several=len(targets) > 1, forecasts=forecasts
+    )
+    for zone, series in forecasts.items():
+        if series.fallback:
+            where = f" ({zone})" if len(forecasts) > 1 else ""
+            report.notes.append(f"forecast fallback{where}: {series.fallback}")
+    for series in forecasts.values():
+        if series.correction and series.band is None:  # asked for, not possible yet
+            report.notes.append(series.correction)
     if clock.factor != 1 and planned:
         report.notes.append(_stretched(clock.factor))
     if apply:
         write_plan(store, report)
     return report
+
+
+def _pinned(job: Job, names: set[str]) -> tuple[str, ...]:
+    """A suspended job resumes on the target that holds its checkpoint."""
+    if job.state == JobState.SUSPENDED and job.plan_target in names:
+        assert job.plan_target is not None
+        return (job.plan_target,)
+    return ()
+
+
+def _target_of(job: Job, targets: Sequence[TargetSettings]) -> str:
+    """The target a running job holds GPUs on (a plan from before targets: the first)."""
+    names = {t.name for t in targets}
+    return job.plan_target if job.plan_target in names else targets[0].name
 
 
 def _stretched(factor: float) -> str:
@@ -185,9 +241,11 @@ def _over_budget(
     jobs: dict[int, Job],
     limits: list[Limit],
     now: datetime,
-    rate: EmbodiedRate,
+    rated: tuple[EmbodiedRate, Mapping[str, EmbodiedRate]],
 ) -> dict[int, str]:
-    """Jobs to hold; `rate` is the embodied gCO2e per hour of a job by its GPUs."""
+    """Jobs to hold; `rated`: the embodied gCO2e per hour of a job by its GPUs, in
+    general and on each target."""
+    rate, per_target = rated
     ledger = Ledger()
     months = sorted({month_of(p.start) for p in placements})
     replanning = frozenset(jobs)
@@ -202,7 +260,9 @@ def _over_budget(
             jobs[p.job_id].project,
             month_of(p.start),
             p.forecast_g,
-            rate(jobs[p.job_id].gpus) * (jobs[p.job_id].est_seconds or 0.0) / 3600,
+            per_target.get(p.target, rate)(jobs[p.job_id].gpus)
+            * (jobs[p.job_id].est_seconds or 0.0)
+            / 3600,
         )
         for p in placements
     ]
@@ -232,10 +292,17 @@ def write_plan(store: Store, report: PlanReport) -> None:
             )
             job.plan_forecast_g, job.plan_run_now_g = p.forecast_g, p.run_now_g
             job.plan_source, job.plan_late = p.source, p.late
+            job.plan_target, job.plan_zone, job.plan_where = p.target, p.zone, p.where
             reason = f"window {p.start:%Y-%m-%d %H:%M} to {p.end:%H:%M} UTC"
-            reason += _forecast_used(report.forecast, p.start, p.end)
+            reason += _forecast_used(
+                report.forecasts.get(p.zone or "", report.forecast), p.start, p.end
+            )
+            if report.several:
+                reason += f" on {p.target} ({p.zone})"
             if p.reason:
                 reason = p.reason if p.late else f"{reason}: {p.reason}"
+            if p.where:
+                reason += f"; {p.where}"
             if job.state != JobState.PLANNED:
                 transition(session, job, JobState.PLANNED, now, reason)
             else:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from sqlalchemy import text
@@ -28,6 +28,7 @@ from gridwait.errors import GridwaitError, LaunchError, ProviderError
 from gridwait.grid.base import IntensityProvider
 from gridwait.scheduler.accounting import account, settle
 from gridwait.scheduler.queue_plan import plan_queue
+from gridwait.scheduler.targets import target_launchers, target_of
 from gridwait.scheduler.timer import Timer
 from gridwait.states import FINAL, LIVE_RUNS, REPORTED_RUNS, JobState, RunState, sql_in
 from gridwait.store.engine import Store
@@ -55,13 +56,22 @@ class Service:
         provider: IntensityProvider,
         launcher: Launcher,
         reporting: IntensityProvider | None = None,
+        zones: Mapping[str, IntensityProvider] | None = None,
     ) -> None:
-        """`provider` is planned on; `reporting` (default: the same) is accounted on."""
+        """`provider` is planned on; `reporting` (default: the same) is accounted on.
+        `launcher` runs local targets' workers; `zones`: each target zone's planning
+        provider (default: grid.factory.zone_providers)."""
         self.settings, self.clock, self.store = settings, clock, store
         self.provider, self.launcher = provider, launcher
         self.reporting = reporting or provider
         self.timer = Timer(clock)
         self.zone = settings.grid.zone
+        if zones is None:
+            from gridwait.grid.factory import zone_providers
+
+            zones = zone_providers(settings, clock, store, provider)
+        self.zones = dict(zones)
+        self.launchers = target_launchers(settings, lambda: launcher)
         self._signature: tuple[object, ...] | None = None
         self._suspending: set[int] = set()
         self._planned: dict[int, object] = {}
@@ -112,20 +122,28 @@ class Service:
 
     def poll(self) -> None:
         self.replan()
-        settled, pending = settle(
-            self.store,
-            self.reporting,
-            self.zone,
-            self.clock,
-            planning=self.provider,
-            footprint=self.settings.footprint,
-        )
+        settled = pending = 0
+        # each zone's runs on its provider; runs in a zone no target has now (the
+        # settings changed since) on the main one, which the run's own zone is asked of
+        for zone in [*self.zones, None]:
+            done, left = settle(
+                self.store,
+                self._reporting(zone or self.zone),
+                zone or self.zone,
+                self.clock,
+                planning=self.zones.get(zone or self.zone, self.provider),
+                footprint=self.settings.footprint,
+                only=functools.partial(self._ran_in, zone),
+            )
+            settled, pending = settled + done, pending + left
         if settled:
             log.info("settled %d provisional run(s); %d still provisional", settled, pending)
 
     def replan(self) -> None:
         try:
-            report = plan_queue(self.store, self.settings, self.clock, self.provider, apply=True)
+            report = plan_queue(
+                self.store, self.settings, self.clock, self.provider, apply=True, zones=self.zones
+            )
         except ProviderError as exc:
             log.error("cannot plan: %s", exc)
             return
@@ -176,10 +194,12 @@ class Service:
         with self.store.read() as session:
             job = session.get(Job, job_id)
             live = list(runs_in(session, LIVE_RUNS))
-            cpu_jobs = sum(1 for r in live if not r.gpu_ids)
         if job is None or job.state != JobState.PLANNED:
             return
-        gpus = self._free_gpus([r.gpu_ids for r in live], job.gpus)
+        target = target_of(self.settings, job.plan_target)
+        live = [r for r in live if target_of(self.settings, r.target).name == target.name]
+        cpu_jobs = sum(1 for r in live if not r.gpu_ids)
+        gpus = self._free_gpus([r.gpu_ids for r in live], job.gpus, target.gpus)
         if gpus is None or (job.gpus == 0 and cpu_jobs >= self.settings.scheduler.cpu_slots):
             log.info(
                 "job %d: %s still busy (a run overran its plan); re-planning",
@@ -191,6 +211,9 @@ class Service:
         segment_end = _first_segment_end(job) if job.interruptible else None
         with self.store.write() as session:
             run = claim(session, job_id, planned_start, now, lease, ",".join(gpus), segment_end)
+            if run is not None:  # where it runs, in the claim's transaction: accounted there
+                run.target, run.zone = target.name, target.zone
+                session.add(run)
         if run is None or run.id is None:
             log.info("job %d was claimed elsewhere or re-planned; not starting it", job_id)
             return
@@ -199,7 +222,8 @@ class Service:
         if os.environ.get("GRIDWAIT_CONFIG"):
             env["GRIDWAIT_CONFIG"] = os.environ["GRIDWAIT_CONFIG"]
         try:
-            handle = self.launcher.start(RunRequest(run.id, job_id, gpus, log_path, env))
+            launcher = self.launchers[target.name]
+            handle = launcher.start(RunRequest(run.id, job_id, gpus, log_path, env))
         except LaunchError as exc:
             log.error("%s", exc)
             self._settle_lost(run.id, f"launch failed: {exc}")
@@ -210,17 +234,34 @@ class Service:
             row.handle, row.log_path = handle, str(log_path)
             session.add(row)
         log.info(
-            "job %d started: run %d on %s, log %s",
+            "job %d started: run %d on %s%s, log %s",
             job_id,
             run.id,
             f"GPU {gpus}" if gpus else "CPU",
+            f" of {target.name} ({target.zone})" if self.settings.several_targets else "",
             log_path,
         )
 
-    def _free_gpus(self, busy: list[str | None], wanted: int) -> list[str] | None:
+    def _free_gpus(self, busy: list[str | None], wanted: int, lent: int) -> list[str] | None:
+        """`wanted` of the target's `lent` GPUs that no live run holds, or None."""
         taken = {g for ids in busy if ids for g in ids.split(",") if g}
-        free = [str(i) for i in range(self.settings.scheduler.gpus) if str(i) not in taken]
+        free = [str(i) for i in range(lent) if str(i) not in taken]
         return free[:wanted] if len(free) >= wanted else None
+
+    def _launcher(self, run: Run) -> Launcher:
+        return self.launchers[target_of(self.settings, run.target).name]
+
+    def _ran_in(self, zone: str | None, run: Run) -> bool:
+        """Whether `run` ran in `zone` (None: in a zone no target has now)."""
+        ran = run.zone or self.zone
+        return ran == zone if zone is not None else ran not in self.zones
+
+    def _reporting(self, zone: str) -> IntensityProvider:
+        """The provider a zone's runs are accounted on: the reporting provider when it is
+        another signal, else that zone's own."""
+        if self.reporting is not self.provider:
+            return self.reporting
+        return self.zones.get(zone, self.provider)
 
     # ---- following runs ------------------------------------------------------------------------
 
@@ -245,7 +286,8 @@ class Service:
     def _follow(self, run: Run, job: Job, now: datetime) -> None:
         run_id = run.id or 0
         if run.handle is not None:
-            status = self.launcher.poll(run.handle)
+            launcher = self._launcher(run)
+            status = launcher.poll(run.handle)
             if status.state == LaunchState.EXITED:
                 with self.store.read() as session:
                     fresh = session.get(Run, run_id)
@@ -258,7 +300,7 @@ class Service:
                     )
                 return
             if job.state == JobState.CANCELLED:
-                self.launcher.cancel(run.handle)
+                launcher.cancel(run.handle)
                 return
             if (
                 run.segment_end is not None
@@ -267,21 +309,25 @@ class Service:
             ):
                 log.info("run %d: planned segment over; suspending job %d", run_id, job.id)
                 self._suspending.add(run_id)
-                self.launcher.suspend(run.handle)
+                launcher.suspend(run.handle)
                 return
         if run.lease_expires_at is not None and run.lease_expires_at < now:
             if run.handle is not None:
-                self.launcher.cancel(run.handle)  # hung: make sure it is gone
+                self._launcher(run).cancel(run.handle)  # hung: make sure it is gone
             self._settle_lost(run_id, "lease lapsed: no heartbeat from the worker")
 
     def _account(self, run_id: int) -> Run:
+        """Accounted on the intensity of the zone where the run really ran."""
+        with self.store.read() as session:
+            row = session.get(Run, run_id)
+            zone = (row.zone if row is not None else None) or self.zone
         return account(
             self.store,
-            self.reporting,
-            self.zone,
+            self._reporting(zone),
+            zone,
             self.clock,
             run_id,
-            planning=self.provider,
+            planning=self.zones.get(zone, self.provider),
             footprint=self.settings.footprint,
         )
 

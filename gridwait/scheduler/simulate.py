@@ -8,6 +8,9 @@ moment it is submitted. Jobs start when their plan says, interruptible ones run 
 planned segment and are re-planned when it ends. Everything is accounted against the
 ACTUAL trace. `oracle` is the same planner fed the actual intensities over the whole
 trace; `run_now` starts every job at submission (no capacity limit, no waiting).
+`simulate_where` is the same loop over several targets, each with its zone's trace and
+its GPUs: the planner chooses where and when (or, with `homes`, only when), and each run
+is accounted on the actual trace of the zone it ran in (scheduler/spatial.py compares).
 
 A poll whose forecast brings nothing new for any waiting job (every deadline already
 inside the last plan's horizon, and a forecast that has not changed since: see
@@ -21,7 +24,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -32,7 +35,7 @@ from gridwait.errors import TraceError
 from gridwait.grid.corrector import CorrectorSettings
 from gridwait.grid.series import IntensitySeries, StepFunction
 from gridwait.grid.trace import Trace, TraceProvider
-from gridwait.scheduler.planner import Placement, PlanJob, PlanOptions, Running, plan
+from gridwait.scheduler.planner import Placement, PlanJob, PlanOptions, Running, Site, plan_where
 from gridwait.scheduler.workload import SimJob
 from gridwait.units import J_PER_KWH
 
@@ -55,6 +58,15 @@ class SimOptions:
     """For the `corrected:` forecast modes."""
 
 
+@dataclass(frozen=True)
+class SimTarget:
+    """A launch target of a several-zone backtest: its zone's trace and its GPUs."""
+
+    name: str
+    trace: Trace
+    capacity: int | None = None
+
+
 @dataclass
 class Outcome:
     job: SimJob
@@ -63,6 +75,8 @@ class Outcome:
     energy_j: float = 0.0
     late: bool = False
     """Marked late by a plan at some point."""
+    target: str = ""
+    """Where it ran (a suspended job resumes where its checkpoint is)."""
 
     @property
     def end(self) -> datetime | None:
@@ -148,13 +162,38 @@ def simulate(
     progress: Progress | None = None,
 ) -> list[Outcome]:
     """Run the queue through the trace with the planner; one Outcome per job."""
-    horizon = (trace.end - trace.start) if oracle else options.horizon
-    provider = TraceProvider(
-        trace, "perfect" if oracle else mode, seed, horizon, corrector=options.corrector
-    )
-    profile = None if oracle else _TrailingProfile(trace)
-    accountant = _Accountant(trace)
-    step = options.step or max(trace.resolution, timedelta(minutes=5))
+    target = SimTarget(trace.name, trace, options.capacity)
+    return simulate_where([target], jobs, mode, seed, options, oracle=oracle, progress=progress)
+
+
+@dataclass
+class _Zone:
+    """What the simulation knows of one target's zone."""
+
+    target: SimTarget
+    provider: TraceProvider
+    profile: _TrailingProfile | None
+    accountant: _Accountant
+
+
+def simulate_where(  # noqa: PLR0913  (the queue, the targets and how each job may move)
+    targets: Sequence[SimTarget],
+    jobs: Sequence[SimJob],
+    mode: str,
+    seed: int,
+    options: SimOptions,
+    *,
+    homes: Mapping[str, str] | None = None,
+    oracle: bool = False,
+    progress: Progress | None = None,
+) -> list[Outcome]:
+    """Run the queue through the targets' traces with the planner choosing where and
+    when; with `homes` (job id -> target name) each job stays at its home target (when
+    only). One Outcome per job."""
+    zones = {t.name: _zone(t, mode, seed, options, oracle) for t in targets}
+    horizon = max(z.provider.horizon for z in zones.values())
+    first = next(iter(zones.values())).target.trace
+    step = options.step or max(first.resolution, timedelta(minutes=5))
     plan_options = PlanOptions(
         step,
         options.min_segment,
@@ -167,7 +206,7 @@ def simulate(
     next_arrival, waiting, running = 0, set[str](), set[str]()
     next_poll = _ceil(clock.now(), options.poll)
     known_until = clock.now()
-    revision = provider.revision(clock.now())
+    revision = _revisions(zones, clock.now())
     while next_arrival < len(arrivals) or waiting or running:
         now = clock.now()
         replan = False
@@ -176,7 +215,7 @@ def simulate(
             assert st.running is not None
             a, b, overhead = st.running
             if b <= now + EPS:
-                _account(st, a, b, accountant)
+                _account(st, a, b, zones[st.out.target].accountant)
                 st.remaining_s -= (b - a).total_seconds() - overhead
                 st.running = None
                 running.discard(key)
@@ -189,13 +228,13 @@ def simulate(
             replan = True
         if now + EPS >= next_poll:
             needed = max((states[k].out.job.deadline for k in waiting), default=now)
-            changed = revision is None or provider.revision(now) != revision
+            changed = revision is None or _revisions(zones, now) != revision
             replan = replan or options.every_poll or changed or needed > known_until
             next_poll = _ceil(now + EPS, options.poll)
         if replan and waiting:
-            _replan(states, waiting, running, now, provider, profile, options, plan_options)
+            _replan(states, (waiting, running), now, zones, homes, options, plan_options)
             known_until = now + horizon
-            revision = provider.revision(now)
+            revision = _revisions(zones, now)
         for key in sorted(waiting, key=lambda k: states[k].out.job.submit):  # due to start
             st = states[key]
             if st.placement is not None and st.placement.start <= now + EPS:
@@ -220,24 +259,39 @@ def simulate(
     return [states[j.id].out for j in jobs]
 
 
+def _zone(target: SimTarget, mode: str, seed: int, options: SimOptions, oracle: bool) -> _Zone:
+    trace = target.trace
+    horizon = (trace.end - trace.start) if oracle else options.horizon
+    provider = TraceProvider(
+        trace, "perfect" if oracle else mode, seed, horizon, corrector=options.corrector
+    )
+    profile = None if oracle else _TrailingProfile(trace)
+    return _Zone(target, provider, profile, _Accountant(trace))
+
+
+def _revisions(zones: Mapping[str, _Zone], now: datetime) -> tuple[object, ...] | None:
+    """What the forecasts known at `now` are (None: unknown, re-plan at every poll)."""
+    seen = tuple(z.provider.revision(now) for z in zones.values())
+    return None if any(r is None for r in seen) else seen
+
+
 def _ceil(when: datetime, period: timedelta) -> datetime:
     epoch = datetime(2000, 1, 1, tzinfo=when.tzinfo)
     rest = (when - epoch) % period
     return when if not rest else when + (period - rest)
 
 
-def _replan(  # noqa: PLR0913  (one simulated poll's whole state)
+def _replan(
     states: dict[str, _State],
-    waiting: set[str],
-    running: set[str],
+    queue: tuple[set[str], set[str]],
     now: datetime,
-    provider: TraceProvider,
-    profile: _TrailingProfile | None,
+    zones: Mapping[str, _Zone],
+    homes: Mapping[str, str] | None,
     options: SimOptions,
     plan_options: PlanOptions,
 ) -> None:
+    waiting, running = queue
     ids = sorted(waiting)
-    index = {i: n for n, i in enumerate(ids)}
     jobs = [
         PlanJob(
             n,
@@ -248,23 +302,40 @@ def _replan(  # noqa: PLR0913  (one simulated poll's whole state)
             states[k].out.job.deadline,
             states[k].out.job.interruptible,
             resuming=bool(states[k].out.segments),
+            targets=_allowed(states[k], homes),
         )
         for n, k in enumerate(ids)
     ]
-    busy = [
-        Running(states[k].out.job.gpus, end) for k in running for _, end, _ in _segment(states[k])
-    ]
-    busy += [Running(states[k].out.job.gpus, b, a) for k in running for a, b in states[k].promised]
-    forecast = provider.forecast("trace", now, now + options.horizon)
     last = max(j.deadline + timedelta(seconds=j.duration_s) for j in jobs)
-    fallback = profile.series(now, last) if profile is not None else None
-    for p in plan(
-        now, jobs, forecast, options.capacity, busy, fallback=fallback, options=plan_options
-    ):
+    sites = [
+        Site(
+            name,
+            name,
+            zone.provider.forecast("trace", now, now + options.horizon),
+            zone.target.capacity,
+            _busy(states, running, name),
+            zone.profile.series(now, last) if zone.profile is not None else None,
+        )
+        for name, zone in zones.items()
+    ]
+    for p in plan_where(now, jobs, sites, plan_options):
         st = states[ids[p.job_id]]
         st.placement = p
         st.out.late = st.out.late or p.late
-    assert len(index) == len(ids)
+
+
+def _allowed(st: _State, homes: Mapping[str, str] | None) -> tuple[str, ...]:
+    """A job that has run resumes where it ran; with homes, a job stays at home."""
+    if st.out.target:
+        return (st.out.target,)
+    return (homes[st.out.job.id],) if homes is not None else ()
+
+
+def _busy(states: dict[str, _State], running: set[str], target: str) -> list[Running]:
+    here = [states[k] for k in running if states[k].out.target == target]
+    busy = [Running(st.out.job.gpus, end) for st in here for _, end, _ in _segment(st)]
+    busy += [Running(st.out.job.gpus, b, a) for st in here for a, b in st.promised]
+    return busy
 
 
 def _segment(st: _State) -> list[tuple[datetime, datetime, float]]:
@@ -282,6 +353,8 @@ def _start(st: _State, now: datetime, options: SimOptions) -> None:
     else:
         length = st.remaining_s + overhead
     st.running = (now, now + timedelta(seconds=length), overhead)
+    if st.placement is not None:
+        st.out.target = st.placement.target
     st.placement = None
 
 

@@ -266,7 +266,18 @@ _V8 = [
     """,
 ]
 
-MIGRATIONS: Sequence[Sequence[str]] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8)
+# 9: several launch targets in several grid zones. A plan names the target (and its zone)
+#    it chose and why; a run names the target and zone where it really ran, so that its
+#    emissions are accounted on that zone's intensity. NULL: the single implicit target.
+_V9 = [
+    "ALTER TABLE jobs ADD COLUMN plan_target TEXT",
+    "ALTER TABLE jobs ADD COLUMN plan_zone TEXT",
+    "ALTER TABLE jobs ADD COLUMN plan_where TEXT",
+    "ALTER TABLE runs ADD COLUMN target TEXT",
+    "ALTER TABLE runs ADD COLUMN zone TEXT",
+]
+
+MIGRATIONS: Sequence[Sequence[str]] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9)
 """MIGRATIONS[i] brings a database from version i to version i + 1."""
 
 LATEST = len(MIGRATIONS)

@@ -61,6 +61,11 @@ class Job(SQLModel, table=True):
     plan_run_now_g: float | None = None
     plan_source: str | None = None
     plan_late: bool = False
+    plan_target: str | None = None
+    """The launch target the plan chose (None: the single implicit one)."""
+    plan_zone: str | None = None
+    plan_where: str | None = None
+    """Why that target: its forecast against the best of the others."""
 
 
 class JobEvent(SQLModel, table=True):
@@ -150,6 +155,10 @@ class Run(SQLModel, table=True):
     """gCO2eq on the signal the job was planned on, when it differs from the reported one
     (emissions_g); None when they are the same."""
     planning_source: str | None = None
+    target: str | None = None
+    """The launch target it ran on (None: the single implicit one, in [grid] zone)."""
+    zone: str | None = None
+    """The grid zone it ran in: its emissions are accounted on this zone's intensity."""
 
 
 class EnergySample(SQLModel, table=True):

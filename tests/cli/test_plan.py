@@ -154,3 +154,40 @@ def test_simulate_errors_are_one_line(cli: Cli, tmp_path: Path) -> None:
     )
     assert stray.code == 2 and "--start and --end go with --generate" in stray.err
     assert not (tmp_path / "r.json").exists()
+
+
+def test_simulate_two_targets_reports_where_when_against_when_only(
+    cli: Cli, tmp_path: Path
+) -> None:
+    dacf = SHARED / "data" / "traces" / "dacf"
+    jobs = tmp_path / "jobs.csv"
+    cli("simulate", "--generate", "weekday-ml", "--start", "2021-09-06", "--end", "2021-09-11",
+        "--out", jobs)  # fmt: skip
+    out = tmp_path / "result.json"
+    result = cli(
+        "simulate",
+        "--target",
+        f"ERCO={dacf / 'ERCO_2021H2_forecast_and_actual.csv'}",
+        "--target",
+        f"CISO={dacf / 'CISO_2021H2_forecast_and_actual.csv'}",
+        "--jobs",
+        jobs,
+        "--forecast",
+        "column:carbon_from_src_forecasts",
+        "--out",
+        out,
+    )
+    assert result.code == 0, result.err
+    data = json.loads(out.read_text())
+    grams = data["emissions_g"]
+    assert grams["where_when"] <= grams["when_only"] <= grams["run_now"]
+    assert set(data["targets"]) == {"ERCO", "CISO"}
+    assert "where+when over when-only" in result.out
+    twice = cli("simulate", "--target", "A=x.csv", "--target", "A=y.csv", "--jobs", jobs,
+                "--out", out)  # fmt: skip
+    assert twice.code == 2 and "'A' is named twice" in twice.err
+    lone = cli("simulate", "--target", "A=x.csv", "--jobs", jobs, "--out", out)
+    assert lone.code == 2 and "name two targets or more" in lone.err
+    bad = cli("simulate", "--target", "nameless.csv", "--target", "B=y", "--jobs", jobs,
+              "--out", out)  # fmt: skip
+    assert bad.code == 2 and "expected NAME=TRACE.csv" in bad.err

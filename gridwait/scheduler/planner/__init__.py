@@ -8,9 +8,11 @@ GPU capacity. Pure: plain values in, plain values out; no database, no clock, no
 - `contiguous`: the cheapest single window, exact over continuous start times.
 - `split`: the cheapest split of an interruptible job, exact over whole-slot segments.
 - `core`: `plan` itself, the order jobs are placed in, and the late path.
+- `where`: `plan_where`, several launch targets in several zones: where AND when.
 """
 
 from gridwait.scheduler.planner.core import plan
 from gridwait.scheduler.planner.model import Placement, PlanJob, PlanOptions, Running
+from gridwait.scheduler.planner.where import Site, plan_where
 
-__all__ = ["Placement", "PlanJob", "PlanOptions", "Running", "plan"]
+__all__ = ["Placement", "PlanJob", "PlanOptions", "Running", "Site", "plan", "plan_where"]

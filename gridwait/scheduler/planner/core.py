@@ -108,21 +108,36 @@ def plan(
     """A placement for every job, in the order they were placed (EDF, energy, id)."""
     if not jobs:
         return []
-    origin = _floor(now, options.step)
-    horizon = max(
+    horizon = horizon_of(now, jobs, running)
+    state = new_pass(now, horizon, Inputs(forecast, fallback), (capacity, running), options)
+    return [_place(state, job) for job in order_of(jobs)]
+
+
+def order_of(jobs: Sequence[PlanJob]) -> list[PlanJob]:
+    """The order jobs are placed in: earliest deadline, then larger energy, then id."""
+    return sorted(jobs, key=lambda j: (j.deadline, -j.energy_j, j.id))
+
+
+def horizon_of(now: datetime, jobs: Sequence[PlanJob], running: Sequence[Running]) -> datetime:
+    """How far a pass's signal and capacity reach at first (they grow on demand)."""
+    return max(
         [max(j.deadline, max(now, j.earliest) + timedelta(seconds=j.duration_s)) for j in jobs]
         + [r.until for r in running]
     )
-    signal = build_signal(origin, horizon, forecast, fallback, options.risk_quantile)
-    state = _Pass(
-        now,
-        Inputs(forecast, fallback),
-        signal,
-        _capacity(origin, horizon, capacity, running, options.step),
-        options,
-    )
-    order = sorted(jobs, key=lambda j: (j.deadline, -j.energy_j, j.id))
-    return [_place(state, job) for job in order]
+
+
+def new_pass(
+    now: datetime,
+    horizon: datetime,
+    inputs: Inputs,
+    gpus: tuple[int | None, Sequence[Running]],
+    options: PlanOptions,
+) -> _Pass:
+    """A pass over one intensity signal and one capacity (`gpus`: lent, held)."""
+    origin = _floor(now, options.step)
+    signal = build_signal(origin, horizon, inputs.forecast, inputs.fallback, options.risk_quantile)
+    capacity = _capacity(origin, horizon, gpus[0], gpus[1], options.step)
+    return _Pass(now, inputs, signal, capacity, options)
 
 
 def _capacity(
@@ -149,7 +164,32 @@ def _floor(when: datetime, step: timedelta) -> datetime:
     return when - (when - epoch) % step
 
 
+@dataclass(frozen=True)
+class Choice:
+    """Where a job would go on one pass, before its GPUs are taken there."""
+
+    placement: Placement
+    segments: Segments
+    """The placement's segments, seconds from the pass's origin."""
+    reserve: bool
+    """Whether its GPUs are taken (not for a job that needs more than the lab lends)."""
+
+
 def _place(state: _Pass, job: PlanJob) -> Placement:
+    found = choose(state, job)
+    commit(state, job, found)
+    return found.placement
+
+
+def commit(state: _Pass, job: PlanJob, found: Choice) -> None:
+    """Take the GPUs of `found` on the pass's capacity."""
+    need = state.need(job)
+    if need is not None and found.reserve:
+        need.capacity.reserve(job.gpus, found.segments)
+
+
+def choose(state: _Pass, job: PlanJob) -> Choice:
+    """The job's placement on this pass (nothing reserved: see `commit`)."""
     options = state.options
     # a suspended job pays the resume overhead before it makes progress again
     overhead = options.resume_overhead.total_seconds() if job.resuming else 0.0
@@ -187,9 +227,7 @@ def _place(state: _Pass, job: PlanJob) -> Placement:
         free = f"{job.gpus} free {options.unit}(s)"
         why = f"no {free} for {_hours(job.duration_s)} before the deadline"
         return _late(state, job, (lo, length, run_now), why)
-    if need is not None:
-        need.capacity.reserve(job.gpus, segments)
-    return _placement(state, job, segments, run_now)
+    return Choice(_placement(state, job, segments, run_now), segments, True)
 
 
 def _hours(seconds: float) -> str:
@@ -202,17 +240,15 @@ def _late(
     window: tuple[float, float, float],
     reason: str,
     reserve: bool = True,
-) -> Placement:
+) -> Choice:
     """Start as early as the capacity allows; `window` is (earliest, length, run-now g)."""
     lo, length, run_now = window
     need = state.need(job) if reserve else None
     start = lo if need is None else need.capacity.earliest_fit(job.gpus, lo, length)
     segments = ((start, start + length),)
-    if need is not None:
-        need.capacity.reserve(job.gpus, segments)
     if start > lo + SLACK_S:
         reason += f"; starts {state.time(start):%Y-%m-%d %H:%M}"
-    return _placement(state, job, segments, run_now, reason)
+    return Choice(_placement(state, job, segments, run_now, reason), segments, reserve)
 
 
 def _placement(

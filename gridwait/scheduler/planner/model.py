@@ -19,6 +19,9 @@ class PlanJob:
     interruptible: bool = False
     resuming: bool = False
     """A suspended job: its first segment also pays the resume overhead."""
+    targets: tuple[str, ...] = ()
+    """The launch targets it may go to (a suspended job: where its checkpoint is);
+    empty: any. Only the several-target planner (`where`) reads it."""
 
     @property
     def energy_j(self) -> float:
@@ -68,6 +71,12 @@ class Placement:
     fallback_share: float = 0.0
     """Share of the chosen window's time whose intensity came from a fallback."""
     source: str = ""
+    target: str = ""
+    """The launch target it goes to, where the planner chose among several ("": the one)."""
+    zone: str = ""
+    """That target's grid zone ("" with a single target: the configured zone)."""
+    where: str | None = None
+    """Why this target: its forecast against the best of the others."""
 
     @property
     def saving_g(self) -> float:

@@ -1,0 +1,100 @@
+"""`[[targets]]` from the command line: `gridwait plan` says where and why, and bad
+target settings are one clear line with nothing written."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Cli, count_rows
+
+TWO = """
+[grid]
+provider = "profile"
+zone = "DE"
+
+[[targets]]
+name = "box"
+zone = "DE"
+gpus = 1
+
+[[targets]]
+name = "cluster"
+zone = "FR"
+gpus = 2
+"""
+
+
+def configure(text: str) -> None:
+    Path(os.environ["GRIDWAIT_CONFIG"]).write_text(text)
+
+
+def test_plan_shows_the_target_zone_and_why(cli: Cli, env: Path, spec_file: Path) -> None:
+    configure(TWO)
+    assert cli("submit", spec_file).code == 0
+    result = cli("plan", "--json")
+    assert result.code == 0, result.err
+    [row] = json.loads(result.out)["jobs"]
+    assert (row["target"], row["zone"]) == ("cluster", "FR")
+    assert (
+        row["where"].startswith("box (DE) ") and " mg forecast: cluster (FR) saves " in row["where"]
+    )
+    table = cli("plan")
+    assert "cluster (FR): box (DE) " in " ".join(table.out.split())
+
+
+def test_one_target_plans_as_before(cli: Cli, env: Path, spec_file: Path) -> None:
+    cli("submit", spec_file)
+    [row] = json.loads(cli("plan", "--json").out)["jobs"]
+    assert row["where"] is None and row["target"] == "local"
+
+
+@pytest.mark.parametrize(
+    ("targets", "message"),
+    [
+        (
+            '[[targets]]\nname = "a"\nzone = "DE"\ngpus = 1\n'
+            '[[targets]]\nname = "a"\nzone = "FR"\ngpus = 1\n',
+            "targets: target name 'a' is used twice",
+        ),
+        (
+            '[[targets]]\nname = "a"\nzone = "DE"\ngpus = 0\n',
+            "targets.0.gpus: input should be greater than or equal to 1 (got 0)",
+        ),
+        (
+            '[[targets]]\nname = "a"\nzone = "DE"\ngpus = 1\n'
+            '[[targets]]\nname = "b"\nzone = "MARS"\ngpus = 1\n',
+            "targets.b.zone: the profile provider has no zone 'MARS'",
+        ),
+        (
+            '[[targets]]\nname = "a"\nzone = "DE"\ngpus = 1\nkind = "k8s"\n',
+            "targets.0.kind: input should be 'local' or 'slurm'",
+        ),
+    ],
+)
+def test_bad_targets_are_one_line_and_write_nothing(
+    cli: Cli, env: Path, spec_file: Path, targets: str, message: str
+) -> None:
+    configure('[grid]\nprovider = "profile"\n' + targets)
+    result = cli("plan")
+    assert result.code != 0
+    [line] = result.err.strip().splitlines()
+    assert line.startswith("error:") and message in line, line
+    assert "Traceback" not in result.err
+    assert count_rows(env) == 0
+
+
+def test_run_refuses_a_slurm_target_until_the_slurm_launcher_is_in(cli: Cli, env: Path) -> None:
+    configure(
+        TWO.replace('name = "cluster"', 'name = "cluster"\nkind = "slurm"')
+        + "\n[api]\nenabled = false\n"
+    )
+    result = cli("run", "--until-idle", "--timeout", "10")
+    assert result.code != 0
+    [line] = result.err.strip().splitlines()
+    assert (
+        line == "error: targets.cluster: slurm targets need the Slurm launcher, not in this build"
+    )
