@@ -1,0 +1,47 @@
+"""The real notifier: apprise, one URL at a time, so that each target's outcome is known."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from gridwait.notify.base import Delivery, Message, Notifier, mask_url
+
+_REASON_FORMAT = "%(message)s"
+
+
+class AppriseNotifier(Notifier):
+    def __init__(self, timeout_s: float) -> None:
+        """`timeout_s`: connect and read timeout of each delivery, in real seconds."""
+        self.timeout_s = timeout_s
+
+    def _plugin(self, url: str) -> Any:
+        import apprise  # 0.14 s to import: only the service and `notify test` pay for it
+
+        return apprise.Apprise.instantiate(url, suppress_exceptions=True)
+
+    def masked(self, url: str) -> str:
+        plugin = self._plugin(url)
+        if plugin is None:
+            return mask_url(url)
+        # apprise's privacy form hides passwords and tokens; its query is only its defaults
+        return str(plugin.url(privacy=True)).split("?", 1)[0]
+
+    def send(self, url: str, message: Message) -> Delivery:
+        import apprise
+
+        plugin = self._plugin(url)
+        if plugin is None:
+            return Delivery(mask_url(url), False, "not a URL apprise knows (see its wiki)")
+        target = str(plugin.url(privacy=True)).split("?", 1)[0]
+        plugin.socket_connect_timeout = plugin.socket_read_timeout = self.timeout_s
+        # WARNING and above only: apprise's DEBUG lines carry the payload and full URLs
+        with apprise.LogCapture(level=logging.WARNING, fmt=_REASON_FORMAT) as said:
+            try:
+                ok = bool(plugin.notify(body=message.body, title=message.title))
+            except Exception as exc:  # noqa: BLE001  a plugin's own bug must not stop us
+                return Delivery(target, False, f"{type(exc).__name__} in apprise's plugin")
+        if ok:
+            return Delivery(target, True)
+        lines = [line.strip() for line in said.getvalue().splitlines() if line.strip()]
+        return Delivery(target, False, lines[-1] if lines else "apprise gave no reason")
