@@ -325,6 +325,8 @@ class UserView(View):
     role: str
     created_at: datetime
     tokens: list[TokenView]
+    notify: str | None = None
+    """Their own notification URL, masked to its scheme (it holds credentials)."""
 
 
 class IssuedToken(View):

@@ -14,11 +14,19 @@ class AppriseNotifier(Notifier):
     def __init__(self, timeout_s: float) -> None:
         """`timeout_s`: connect and read timeout of each delivery, in real seconds."""
         self.timeout_s = timeout_s
+        # apprise's warnings are read back from its logger into each Delivery's reason and
+        # logged once by the caller, with the job and the masked target; passed on to the
+        # root logger too they would say it twice, without saying which job
+        logging.getLogger("apprise").propagate = False
 
     def _plugin(self, url: str) -> Any:
         import apprise  # 0.14 s to import: only the service and `notify test` pay for it
 
         return apprise.Apprise.instantiate(url, suppress_exceptions=True)
+
+    def known(self, url: str) -> bool:
+        """Whether apprise can parse the URL (a scheme it knows, the parts it needs)."""
+        return self._plugin(url) is not None
 
     def masked(self, url: str) -> str:
         plugin = self._plugin(url)

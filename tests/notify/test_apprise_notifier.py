@@ -9,7 +9,7 @@ import pytest
 from gridwait.notify.apprise_notifier import AppriseNotifier
 from gridwait.notify.base import Message, Notifier
 from gridwait.notify.recording import RecordingNotifier
-from tests.notify.conftest import JsonTarget
+from tests.notify.json_target import JsonTarget
 
 MESSAGE = Message("finished", "gridwait: job 3 'bert' finished", "Energy: 1.500 kWh.", 3)
 
