@@ -392,3 +392,11 @@ class LabMetrics(View):
     runs_on_fallback: int
     budget_used_pct: dict[str, float]
     """`scope/name` -> this month's actual use as a share of its limit, in %."""
+
+
+class DeliveryView(View):
+    """How one notification target took a message; `target` is its URL masked."""
+
+    target: str
+    ok: bool
+    reason: str | None = None
