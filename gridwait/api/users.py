@@ -82,11 +82,10 @@ def revoke_token(
 class NotifyUrl(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    # no length limits here: a validation error would echo the URL; the use case checks it
     url: str = Field(
-        min_length=4,
-        max_length=2048,
         description="An apprise URL (mailtos://, slack://, matrixs://...); it holds"
-        " credentials and is only ever shown masked.",
+        " credentials and is only ever shown masked."
     )
 
 

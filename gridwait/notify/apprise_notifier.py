@@ -44,7 +44,8 @@ class AppriseNotifier(Notifier):
         target = str(plugin.url(privacy=True)).split("?", 1)[0]
         plugin.socket_connect_timeout = plugin.socket_read_timeout = self.timeout_s
         # WARNING and above only: apprise's DEBUG lines carry the payload and full URLs
-        with apprise.LogCapture(level=logging.WARNING, fmt=_REASON_FORMAT) as said:
+        capture = apprise.LogCapture(level=logging.WARNING, fmt=_REASON_FORMAT)  # type: ignore[no-untyped-call]
+        with capture as said:
             try:
                 ok = bool(plugin.notify(body=message.body, title=message.title))
             except Exception as exc:  # noqa: BLE001  a plugin's own bug must not stop us

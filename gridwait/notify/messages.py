@@ -79,9 +79,7 @@ def _footprint(outcome: Outcome) -> list[str]:
         share = ""
         if outcome.counterfactual_g:
             share = f" ({outcome.saving_g / outcome.counterfactual_g * 100:.1f} %)"
-        lines.append(
-            f"Saving: {_grams(outcome.saving_g)}{share} against starting at submission."
-        )
+        lines.append(f"Saving: {_grams(outcome.saving_g)}{share} against starting at submission.")
     return lines
 
 

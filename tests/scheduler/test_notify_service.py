@@ -143,9 +143,7 @@ class Lab:
 
 
 @pytest.fixture
-def lab_and_targets(
-    tmp_path: Path, dataset: Path, target: JsonTarget
-) -> tuple[Lab, JsonTarget]:
+def lab_and_targets(tmp_path: Path, dataset: Path, target: JsonTarget) -> tuple[Lab, JsonTarget]:
     lab = Lab(tmp_path, dataset, [target.url("/lab")])
     add_user(lab.deps, host_admin(), "ada", Role.MEMBER)
     set_notify_url(lab.deps, host_admin(), "ada", target.url("/ada"))
@@ -163,8 +161,9 @@ def test_an_owner_and_the_lab_hear_of_the_start_and_the_finish_with_its_numbers(
     assert target.paths == ["/ada", "/lab", "/ada", "/lab"]
     started, finished = target.received[0], target.received[2]
     assert started["title"] == f"gridwait: job {job_id} 'bert-sst2' started"
-    assert f"job {job_id} 'bert-sst2' (ada, project nlp) started at 2026-03-02 12:00 UTC" in (
-        started["message"]
+    assert (
+        f"job {job_id} 'bert-sst2' (ada, project nlp) started at 2026-03-02 12:00 UTC"
+        in (started["message"])
     )
     assert "Forecast 100.0 gCO2e in this window against 400.0 gCO2e" in started["message"]
     assert finished["title"] == f"gridwait: job {job_id} 'bert-sst2' finished"
@@ -236,8 +235,9 @@ def test_held_and_late_are_told_once_however_often_the_queue_is_replanned(
     ]
     assert target.paths == ["/ada", "/lab", "/lab"]  # bo has no URL of their own
     assert "budget" in target.received[0]["message"]
-    assert "will miss its deadline 2026-03-02 09:30 UTC: needs 1.0 h but only 0.5 h remain" in (
-        target.received[2]["message"]
+    assert (
+        "will miss its deadline 2026-03-02 09:30 UTC: needs 1.0 h but only 0.5 h remain"
+        in (target.received[2]["message"])
     )
 
 
