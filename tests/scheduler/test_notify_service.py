@@ -6,6 +6,8 @@ job's numbers. A target that is down is logged and the job still finishes."""
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -16,7 +18,7 @@ from gridwait.app.actor import Role, host_admin
 from gridwait.app.deps import Deps
 from gridwait.app.runs import finish_run, heartbeat, start_run
 from gridwait.app.users import add_user, set_notify_url
-from gridwait.clock import ManualClock
+from gridwait.clock import ManualClock, SimulatedClock
 from gridwait.config import Settings
 from gridwait.grid.base import IntensityProvider
 from gridwait.grid.series import IntensitySeries
@@ -105,7 +107,11 @@ class Lab:
             notifier=AppriseNotifier(self.settings.notify.timeout_s),
         )
 
-    def submit(self, name: str, deadline: str = "20h", owner: str = "ada") -> int:
+    def submit(
+        self, name: str, deadline: str = "20h", owner: str = "ada", seconds: float = 3600.0
+    ) -> int:
+        """A job of an hour and one kWh (`seconds`: its real run time, stretched by a
+        simulated clock's factor)."""
         spec = JobSpec.model_validate(
             {
                 "name": name,
@@ -119,7 +125,7 @@ class Lab:
         )
         with self.store.write() as session:
             job = add_job(session, resolve(spec, self.clock.now(), self.dataset.parent), 1, T0)
-            job.est_seconds, job.est_energy_j = 3600.0, 1.0 * KWH  # an hour, one kWh
+            job.est_seconds, job.est_energy_j = seconds, 1.0 * KWH
             session.add(job)
         return job.id or 0
 
@@ -253,3 +259,62 @@ def test_a_restarted_service_does_not_repeat_what_was_told(
     again = Service(lab.settings, lab.clock, lab.store, Valley(), StandIn())
     again.notify()
     assert len(target.received) == told == 4
+
+
+class Announcing(StandIn):
+    """Records the runs the service starts, for the test to report on as their worker."""
+
+    def __init__(self) -> None:
+        self.runs: list[int] = []
+
+    def start(self, request: RunRequest) -> str:
+        self.runs.append(request.run_id)
+        return f"fake-{request.run_id}"
+
+
+def _until(condition: Callable[[], bool], seconds: float) -> bool:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_the_running_service_sends_on_its_own_lane_and_before_it_stops(
+    tmp_path: Path, dataset: Path, target: JsonTarget
+) -> None:
+    """The timer fires the start three real seconds in (a domain hour each), the tick
+    concludes the reported run, and the notices go out without anyone calling notify."""
+    lab = Lab(tmp_path, dataset, [target.url("/lab")])
+    lab.settings.scheduler.tick_seconds = 0.1
+    clock = SimulatedClock(T0, 3600.0)
+    launcher = Announcing()
+    lab.deps = Deps(lab.settings, clock)
+    lab.clock = clock  # type: ignore[assignment]
+    job_id = lab.submit("live", seconds=1.0)  # a domain hour on this clock
+    service = Service(lab.settings, clock, lab.store, Valley(), launcher)
+    service.start()
+    try:
+        assert _until(lambda: bool(launcher.runs), 10), "the job was never started"
+        run_id = launcher.runs[0]
+        ticket = start_run(lab.deps, run_id, f"fake-{run_id}", "box")
+        assert ticket.job_id == job_id
+        assert _until(lambda: target.titles()[:1] == [f"gridwait: job {job_id} 'live' started"], 5)
+        now = clock.now()
+        samples = [_sample(now - H, 0.0, 0.0), _sample(now, 3600.0, 2 * KWH)]
+        heartbeat(lab.deps, run_id, samples)
+        finish_run(lab.deps, run_id, Outcome(state="succeeded", duration_s=1, final=samples[1]))
+
+        def succeeded() -> bool:
+            with lab.store.read() as session:
+                return bool(get_job(session, job_id).state == JobState.SUCCEEDED)
+
+        assert _until(succeeded, 10), "the reported run was never concluded"
+    finally:
+        service.stop()  # sends what the last tick concluded, if the lane has not yet
+    assert target.titles() == [
+        f"gridwait: job {job_id} 'live' started",
+        f"gridwait: job {job_id} 'live' finished",
+    ]
+    assert "Energy: 2.000 kWh (facility)." in target.received[1]["message"]
