@@ -53,13 +53,13 @@ def user_list(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     if not views:
         note("no users yet: gridwait user add NAME [--admin]")
         return
-    table = Table("name", "role", "since", "tokens (id name, last used)")
+    table = Table("name", "role", "since", "tokens (id name, last used)", "notify")
     for v in views:
         tokens = ", ".join(
             f"{t.id} {t.name} ({format_time(t.last_used_at) if t.last_used_at else 'never'})"
             for t in v.tokens
         )
-        table.add_row(v.name, v.role, format_time(v.created_at), tokens or "-")
+        table.add_row(v.name, v.role, format_time(v.created_at), tokens or "-", v.notify or "-")
     out.print(table)
 
 

@@ -16,6 +16,8 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 
+from sqlmodel import Session
+
 from gridwait.config import NotifySettings
 from gridwait.notify import messages
 from gridwait.notify.base import Delivery, Message, Notifier
@@ -69,39 +71,44 @@ class Outbox:
         """Send the notices due since the last pass; what each delivery did."""
         from gridwait.store.notify import advance, cursor, events_after
 
-        done: list[Delivery] = []
+        # one read for the whole batch; one write per notice sent (told is told, even if
+        # the service dies before the next), and one for the events that said nothing
         with self.store.read() as session:
             pending = list(events_after(session, cursor(session), BATCH))
-        for event in pending:
-            message, owner = self._message(event)
+            notices = [(e.id or 0, *self._message(session, e)) for e in pending]
+        done: list[Delivery] = []
+        for event_id, message, targets in notices:
             if message is not None:
-                done += self._send(message, owner)
+                done += self._send(message, targets)
+                with self.store.write() as session:
+                    advance(session, event_id)
+        if notices and notices[-1][1] is None:
             with self.store.write() as session:
-                advance(session, event.id or 0)
+                advance(session, notices[-1][0])
         return done + self._late(now)
 
-    def _message(self, event: JobEvent) -> tuple[Message | None, str]:
+    def _message(self, session: Session, event: JobEvent) -> tuple[Message | None, list[str]]:
+        """The notice an event gives, if any, and whom to send it to."""
         from gridwait.store.jobs import get_job
         from gridwait.store.notify import started_before
         from gridwait.store.runs import runs_of
 
         wanted = set(self.settings.events)
-        with self.store.read() as session:
-            job = get_job(session, event.job_id)
-            about = facts(job)
-            if event.to_state == JobState.RUNNING and "started" in wanted:
-                if started_before(session, event.job_id, event.id or 0):
-                    return None, job.owner
-                return messages.started(about, event.at), job.owner
-            if event.to_state == JobState.SUCCEEDED and "finished" in wanted:
-                spent = outcome(runs_of(session, event.job_id))
-                return messages.finished(about, event.at, spent), job.owner
-            if event.to_state == JobState.FAILED and "failed" in wanted:
-                spent = outcome(runs_of(session, event.job_id))
-                return messages.failed(about, event.at, event.reason, spent), job.owner
-            if event.to_state == JobState.HELD and "held" in wanted:
-                return messages.held(about, event.at, event.reason), job.owner
-        return None, job.owner
+        event_id, job_id = event.id or 0, event.job_id
+        message: Message | None = None
+        job = get_job(session, job_id)
+        about = facts(job)
+        if event.to_state == JobState.RUNNING and "started" in wanted:
+            if not started_before(session, job_id, event_id):
+                message = messages.started(about, event.at)
+        elif event.to_state == JobState.SUCCEEDED and "finished" in wanted:
+            message = messages.finished(about, event.at, outcome(runs_of(session, job_id)))
+        elif event.to_state == JobState.FAILED and "failed" in wanted:
+            spent = outcome(runs_of(session, job_id))
+            message = messages.failed(about, event.at, event.reason, spent)
+        elif event.to_state == JobState.HELD and "held" in wanted:
+            message = messages.held(about, event.at, event.reason)
+        return message, (self._targets(session, job.owner) if message else [])
 
     def _late(self, now: datetime) -> list[Delivery]:
         from gridwait.store.notify import late_unannounced, mark_late_announced
@@ -109,27 +116,34 @@ class Outbox:
         if "late" not in self.settings.events:
             return []
         with self.store.read() as session:
-            jobs = list(late_unannounced(session))
-        done: list[Delivery] = []
-        for job in jobs:
             # a planned job's reason is the planner's why; a running one's is only "started"
-            why = job.state_reason if job.state == JobState.PLANNED else None
-            done += self._send(messages.late(facts(job), why), job.owner)
+            notices = [
+                (
+                    job.id or 0,
+                    messages.late(
+                        facts(job), job.state_reason if job.state == JobState.PLANNED else None
+                    ),
+                    self._targets(session, job.owner),
+                )
+                for job in late_unannounced(session)
+            ]
+        done: list[Delivery] = []
+        for job_id, message, targets in notices:
+            done += self._send(message, targets)
             with self.store.write() as session:
-                mark_late_announced(session, job.id or 0, now)
+                mark_late_announced(session, job_id, now)
         return done
 
-    def targets(self, owner: str) -> list[str]:
+    def _targets(self, session: Session, owner: str) -> list[str]:
         """The owner's own URL, then the lab's, each once."""
         from gridwait.store.notify import notify_url_of
 
-        with self.store.read() as session:
-            own = notify_url_of(session, owner)
+        own = notify_url_of(session, owner)
         return list(dict.fromkeys([*([own] if own else []), *self.lab]))
 
-    def _send(self, message: Message, owner: str) -> list[Delivery]:
+    def _send(self, message: Message, targets: list[str]) -> list[Delivery]:
         done = []
-        for url in self.targets(owner):
+        for url in targets:
             delivery = self.notifier.send(url, message)
             if delivery.ok:
                 log.info("job %s: told %s (%s)", message.job_id, delivery.target, message.event)
