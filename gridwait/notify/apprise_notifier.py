@@ -8,6 +8,22 @@ from typing import Any
 from gridwait.notify.base import Delivery, Message, Notifier, mask_url
 
 _REASON_FORMAT = "%(message)s"
+_LONG = 12
+"""A path segment this long is taken for a token (a generic webhook's /hooks/<secret>)."""
+
+
+def _private(plugin: Any) -> str:
+    """apprise's privacy form of a URL (passwords and the tokens it knows of hidden), its
+    query (only apprise's defaults) dropped, and any long path segment it left shown cut
+    to its ends, as apprise cuts tokens: json://host/hooks/a1b2c3d4e5f6g7 -> .../a...7."""
+    shown = str(plugin.url(privacy=True)).split("?", 1)[0]
+    scheme, _, rest = shown.partition("://")
+    host, slash, path = rest.partition("/")
+    parts = [
+        f"{part[0]}...{part[-1]}" if len(part) >= _LONG and "..." not in part else part
+        for part in path.split("/")
+    ]
+    return f"{scheme}://{host}{slash}{'/'.join(parts)}"
 
 
 class AppriseNotifier(Notifier):
@@ -32,8 +48,7 @@ class AppriseNotifier(Notifier):
         plugin = self._plugin(url)
         if plugin is None:
             return mask_url(url)
-        # apprise's privacy form hides passwords and tokens; its query is only its defaults
-        return str(plugin.url(privacy=True)).split("?", 1)[0]
+        return _private(plugin)
 
     def send(self, url: str, message: Message) -> Delivery:
         import apprise
@@ -41,7 +56,7 @@ class AppriseNotifier(Notifier):
         plugin = self._plugin(url)
         if plugin is None:
             return Delivery(mask_url(url), False, "not a URL apprise knows (see its wiki)")
-        target = str(plugin.url(privacy=True)).split("?", 1)[0]
+        target = _private(plugin)
         plugin.socket_connect_timeout = plugin.socket_read_timeout = self.timeout_s
         # WARNING and above only: apprise's DEBUG lines carry the payload and full URLs
         capture = apprise.LogCapture(level=logging.WARNING, fmt=_REASON_FORMAT)  # type: ignore[no-untyped-call]

@@ -71,3 +71,22 @@ def test_a_stalled_target_is_given_up_after_the_timeout(target: JsonTarget) -> N
     took = time.monotonic() - began
     assert not delivery.ok and delivery.reason
     assert took < 3, f"waited {took:.1f} s for a 0.5 s timeout"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("json://127.0.0.1:8080/hooks/a1b2c3d4e5f6g7h8", "json://127.0.0.1:8080/hooks/a...8"),
+        ("mailtos://alice:app-pw-123@gmail.com", "mailtos://alice:****@gmail.com/"),
+        (
+            "slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ/#lab",
+            "slack://T...2/A...D/T...Q/%23lab/",
+        ),
+        (
+            "matrixs://bot:s3cret@matrix.example.org/#gpus",
+            "matrixs://bot:****@matrix.example.org/%23gpus",
+        ),
+    ],
+)
+def test_a_target_is_shown_without_its_credentials(url: str, shown: str) -> None:
+    assert AppriseNotifier(timeout_s=1).masked(url) == shown
