@@ -3,9 +3,9 @@ most one message, sent to the job owner's own URL and to the lab's.
 
 The store's job events are the outbox: an event is written once, on a transition (a job
 re-planned while held writes none), and a cursor in the database says how far the notices
-have gone, so nothing is announced twice, even across restarts. A resumed segment or a
-retry is no new start. Lateness is a flag of the plan, not an event: a late job is
-announced once and marked.
+have gone, so nothing is announced twice, even across restarts. A resumed segment is no
+new start; a retry after a lost run, or a start after one that never began, is.
+Lateness is a flag of the plan, not an event: a late job is announced once and marked.
 
 A target that fails is logged, masked, with its reason; the cursor moves on regardless
 (a notice is worth one try, not a stalled queue of them)."""
@@ -90,7 +90,7 @@ class Outbox:
     def _message(self, session: Session, event: JobEvent) -> tuple[Message | None, list[str]]:
         """The notice an event gives, if any, and whom to send it to."""
         from gridwait.store.jobs import get_job
-        from gridwait.store.notify import started_before
+        from gridwait.store.notify import resumes
         from gridwait.store.runs import runs_of
 
         wanted = set(self.settings.events)
@@ -99,7 +99,7 @@ class Outbox:
         job = get_job(session, job_id)
         about = facts(job)
         if event.to_state == JobState.RUNNING and "started" in wanted:
-            if not started_before(session, job_id, event_id):
+            if not resumes(session, job_id, event_id):
                 message = messages.started(about, event.at)
         elif event.to_state == JobState.SUCCEEDED and "finished" in wanted:
             message = messages.finished(about, event.at, outcome(runs_of(session, job_id)))

@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from gridwait.states import JobState
@@ -34,14 +33,20 @@ def events_after(session: Session, event_id: int, limit: int) -> Sequence[JobEve
     return session.exec(query).all()
 
 
-def started_before(session: Session, job_id: int, event_id: int) -> bool:
-    """Whether the job had started before this event (a resumed segment or a retry)."""
-    query = select(func.count()).where(
-        col(JobEvent.job_id) == job_id,
-        col(JobEvent.id) < event_id,
-        col(JobEvent.to_state) == JobState.RUNNING,
+def resumes(session: Session, job_id: int, event_id: int) -> bool:
+    """Whether this start resumes the job: its previous run ended suspended (a segment of
+    an interruptible job), not lost, never started or retried."""
+    query = (
+        select(JobEvent.to_state)
+        .where(
+            col(JobEvent.job_id) == job_id,
+            col(JobEvent.id) < event_id,
+            col(JobEvent.from_state) == JobState.RUNNING,
+        )
+        .order_by(col(JobEvent.id).desc())
+        .limit(1)
     )
-    return bool(session.exec(query).one())
+    return session.exec(query).first() == JobState.SUSPENDED
 
 
 def late_unannounced(session: Session) -> Sequence[Job]:

@@ -61,6 +61,18 @@ def test_a_resumed_segment_is_no_new_start_and_waiting_states_say_nothing(
     assert all(m.job_id == job_id for _, m in notifier.sent)
 
 
+def test_a_start_after_a_run_that_never_began_is_told_again(tmp_path: Path, dataset: Path) -> None:
+    store = Store(tmp_path / "o.db", ManualClock(T0))
+    moves = [JobState.PLANNED, JobState.RUNNING, JobState.QUEUED, JobState.PLANNED]
+    _job(store, dataset, [*moves, JobState.RUNNING, JobState.SUSPENDED, *PATH[-1:]])
+    outbox, notifier = _outbox(store)
+    outbox.deliver(T0)
+    with store.write() as session:  # the resumed segment
+        transition(session, get_job(session, 1), JobState.RUNNING, T0, "resumed")
+    outbox.deliver(T0)
+    assert [m.event for _, m in notifier.sent] == ["started", "started"]
+
+
 def test_only_the_chosen_events_are_sent(tmp_path: Path, dataset: Path) -> None:
     store = Store(tmp_path / "o.db", ManualClock(T0))
     _job(store, dataset, [JobState.PLANNED, JobState.RUNNING, JobState.FAILED], "f")
