@@ -23,6 +23,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from gridwait.clock import Clock
 from gridwait.config import Settings
@@ -100,7 +101,10 @@ class Service:
 
     def stop(self) -> None:
         self.timer.shutdown()
-        self._guard(self.notify)()  # what the last tick concluded is told before we go
+        try:  # what the last tick concluded is told before we go
+            self.notify()
+        except (GridwaitError, SQLAlchemyError) as exc:  # a busy database must not stop a stop
+            log.error("notices not sent before stopping (sent after a restart): %s", exc)
         log.info("service stopped; running workers keep running and are followed after a restart")
 
     def _guard(self, action: Callable[[], None]) -> Callable[[], None]:
