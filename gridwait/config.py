@@ -216,6 +216,32 @@ class ClientSettings(_Section):
         return None if value is None else http_url(value, "http://host:8787")
 
 
+NotifyEvent = Literal["started", "finished", "failed", "held", "late"]
+NOTIFY_EVENTS: tuple[NotifyEvent, ...] = ("started", "finished", "failed", "held", "late")
+
+
+class NotifySettings(_Section):
+    """Where the scheduler tells people what their jobs did (apprise URLs: e-mail, Slack,
+    Matrix, Teams...). A user's own URL is set on their account (`gridwait user notify`);
+    these go to the lab. URLs hold credentials: they are secrets, masked when shown."""
+
+    urls: list[SecretStr] = Field(default_factory=list)
+    """The lab's targets: every selected event of every job goes to each."""
+    events: list[NotifyEvent] = Field(default_factory=lambda: list(NOTIFY_EVENTS))
+    timeout_s: float = Field(10.0, gt=0, le=300)
+    """Connect and read timeout of one delivery (real seconds)."""
+
+    @field_validator("urls")
+    @classmethod
+    def _apprise_urls(cls, values: list[SecretStr]) -> list[SecretStr]:
+        for number, value in enumerate(values, 1):
+            scheme, sep, rest = value.get_secret_value().partition("://")
+            if not sep or not scheme.isalnum() or not rest:
+                # never echo the URL: it may hold a password or a webhook token
+                raise ValueError(f"URL {number} is not an apprise URL such as mailtos://...")
+        return values
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="GRIDWAIT_", env_nested_delimiter="__", extra="forbid", validate_default=True
@@ -246,6 +272,7 @@ class Settings(BaseSettings):
     client: ClientSettings = Field(default_factory=ClientSettings)
     targets: list[TargetSettings] = Field(default_factory=list)
     """Launch targets; none: one, this box ([scheduler] gpus in [grid] zone)."""
+    notify: NotifySettings = Field(default_factory=NotifySettings)
     _files: tuple[Path, ...] = PrivateAttr(default=())
 
     @field_validator("electricitymaps_url", "uk_url", "watttime_url")

@@ -77,3 +77,29 @@ def revoke_token(
     from gridwait.app.users import revoke_token as revoke
 
     revoke(deps, actor, name, token_id)
+
+
+class NotifyUrl(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # no length limits here: a validation error would echo the URL; the use case checks it
+    url: str = Field(
+        description="An apprise URL (mailtos://, slack://, matrixs://...); it holds"
+        " credentials and is only ever shown masked."
+    )
+
+
+@router.put("/users/{name}/notify")
+def set_notify(name: UserName, body: NotifyUrl, deps: DepsDep, actor: ActorDep) -> UserView:
+    """Where the user's own notifications go (a member their own, an admin anyone's)."""
+    from gridwait.app.users import set_notify_url
+
+    return set_notify_url(deps, actor, name, body.url)
+
+
+@router.delete("/users/{name}/notify", status_code=status.HTTP_204_NO_CONTENT)
+def clear_notify(name: UserName, deps: DepsDep, actor: ActorDep) -> None:
+    """Stop the user's own notifications (the lab's URLs still get theirs)."""
+    from gridwait.app.users import set_notify_url
+
+    set_notify_url(deps, actor, name, None)

@@ -41,6 +41,12 @@ def add_user(deps: Deps, actor: Actor, name: str, role: Role) -> UserView:
         return UserView(name=user.name, role=user.role, created_at=user.created_at, tokens=[])
 
 
+def _masked(url: str | None) -> str | None:
+    from gridwait.notify.base import mask_url
+
+    return None if url is None else mask_url(url)
+
+
 def list_users(deps: Deps, actor: Actor) -> list[UserView]:
     """Every user with their tokens (an admin), or only oneself (a member)."""
     from gridwait.store.users import all_tokens, users
@@ -54,6 +60,7 @@ def list_users(deps: Deps, actor: Actor) -> list[UserView]:
             role=u.role,
             created_at=u.created_at,
             tokens=[TokenView.model_validate(t) for t in tokens if t.user_id == u.id],
+            notify=_masked(u.notify_url),
         )
         for u in people
     ]
@@ -64,6 +71,42 @@ def manage_users(deps: Deps, actor: Actor) -> list[UserView]:
     page; a member lists only themself with `list_users`)."""
     actor.require_admin("manage users")
     return list_users(deps, actor)
+
+
+MAX_URL = 2048
+
+
+def check_notify_url(url: str) -> None:
+    """ConfigError unless apprise knows the URL; the message shows only its scheme."""
+    from gridwait.notify.apprise_notifier import AppriseNotifier
+    from gridwait.notify.base import mask_url
+
+    if len(url) > MAX_URL or not AppriseNotifier(timeout_s=1).known(url):
+        raise ConfigError(
+            f"notify URL {mask_url(url)}: not a URL apprise knows (at most {MAX_URL}"
+            " characters; schemes: https://github.com/caronc/apprise/wiki)"
+        )
+
+
+def set_notify_url(deps: Deps, actor: Actor, user: str, url: str | None) -> UserView:
+    """Set (or, with None, clear) the URL `user`'s own notifications go to: an admin for
+    anyone, a member for themself."""
+    from gridwait.store.users import need_user, tokens_of
+
+    actor.require_owner(user, f"set the notification URL of {user}")
+    if url is not None:
+        check_notify_url(url)
+    with deps.store().write() as session:
+        holder = need_user(session, user)
+        holder.notify_url = url
+        session.add(holder)
+        return UserView(
+            name=holder.name,
+            role=holder.role,
+            created_at=holder.created_at,
+            tokens=[TokenView.model_validate(t) for t in tokens_of(session, holder)],
+            notify=_masked(url),
+        )
 
 
 def remove_user(deps: Deps, actor: Actor, name: str) -> None:

@@ -340,6 +340,8 @@ class UserView(View):
     role: str
     created_at: datetime
     tokens: list[TokenView]
+    notify: str | None = None
+    """Their own notification URL, masked to its scheme (it holds credentials)."""
 
 
 class IssuedToken(View):
@@ -442,3 +444,11 @@ class LabMetrics(View):
     runs_on_fallback: int
     budget_used_pct: dict[str, float]
     """`scope/name` -> this month's actual use as a share of its limit, in %."""
+
+
+class DeliveryView(View):
+    """How one notification target took a message; `target` is its URL masked."""
+
+    target: str
+    ok: bool
+    reason: str | None = None

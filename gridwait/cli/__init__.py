@@ -9,7 +9,19 @@ from typing import Annotated
 
 import typer
 
-from gridwait.cli import admin, demo, estimate, grid, jobs, plan, review, run, simulate, users
+from gridwait.cli import (
+    admin,
+    demo,
+    estimate,
+    grid,
+    jobs,
+    notify,
+    plan,
+    review,
+    run,
+    simulate,
+    users,
+)
 from gridwait.cli.context import AppContext, err, out
 from gridwait.errors import GridwaitError, one_line
 
@@ -67,6 +79,7 @@ run.register(app)
 review.register(app)
 demo.register(app)
 users.register(app)
+notify.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,6 +23,7 @@ def register(app: typer.Typer) -> None:
     user.command("rm")(user_rm)
     user.command("token")(user_token)
     user.command("revoke")(user_revoke)
+    user.command("notify")(user_notify)
     app.add_typer(user, name="user", no_args_is_help=True)
 
 
@@ -52,13 +53,13 @@ def user_list(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     if not views:
         note("no users yet: gridwait user add NAME [--admin]")
         return
-    table = Table("name", "role", "since", "tokens (id name, last used)")
+    table = Table("name", "role", "since", "tokens (id name, last used)", "notify")
     for v in views:
         tokens = ", ".join(
             f"{t.id} {t.name} ({format_time(t.last_used_at) if t.last_used_at else 'never'})"
             for t in v.tokens
         )
-        table.add_row(v.name, v.role, format_time(v.created_at), tokens or "-")
+        table.add_row(v.name, v.role, format_time(v.created_at), tokens or "-", v.notify or "-")
     out.print(table)
 
 
@@ -106,3 +107,36 @@ def user_revoke(
     app = app_context(ctx)
     revoke_token(app.deps, app.actor, name, token_id)
     note(f"revoked token {token_id} of {name}")
+
+
+def user_notify(
+    ctx: typer.Context,
+    name: Name,
+    url: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[URL]",
+            help="An apprise URL (mailtos://, slack://, matrixs://...); - reads it from stdin,"
+            " out of the shell's history.",
+        ),
+    ] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Remove the user's URL.")] = False,
+) -> None:
+    """Where a user's own notifications go (their jobs started, finished, failed, held,
+    late), beside the lab's [notify] urls. The URL holds credentials: it is stored for the
+    scheduler to use and shown only masked."""
+    import sys
+
+    from gridwait.app.users import set_notify_url
+    from gridwait.errors import ConfigError
+
+    if clear == (url is not None):
+        raise ConfigError("user notify: give a URL or --clear (not both)")
+    if url == "-":
+        url = sys.stdin.readline().strip()
+    app = app_context(ctx)
+    view = set_notify_url(app.deps, app.actor, name, None if clear else url)
+    if view.notify is None:
+        note(f"{name} gets no notifications of their own now (the lab's URLs still do)")
+    else:
+        note(f"{name}'s notifications go to {view.notify}; try it: gridwait notify test -u {name}")

@@ -4,6 +4,8 @@
   provisional emissions. It also re-plans at once when the queue changes.
 - A date timer per planned job fires at its planned start and dispatches it: the run is
   claimed atomically in the database, then a launcher starts the worker.
+- Notices (gridwait/notify) go out on their own lane every tick: what the job events
+  since the last pass say, each once; a target that fails is logged and skipped.
 - A tick (real seconds) follows the workers: a finished run is accounted and its job
   moves on; an interruptible run is suspended when its planned segment ends; a
   cancelled job's worker is stopped; a worker that died, or whose lease lapsed while
@@ -21,11 +23,14 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from gridwait.clock import Clock
 from gridwait.config import Settings
 from gridwait.errors import GridwaitError, LaunchError, ProviderError
 from gridwait.grid.base import IntensityProvider
+from gridwait.notify.base import Notifier
+from gridwait.notify.outbox import Outbox
 from gridwait.scheduler.accounting import account, settle
 from gridwait.scheduler.queue_plan import plan_queue
 from gridwait.scheduler.targets import target_launchers, target_of
@@ -48,7 +53,7 @@ _SIGNATURE = text(
 
 
 class Service:
-    def __init__(
+    def __init__(  # noqa: PLR0913  (its collaborators, each one replaceable in tests)
         self,
         settings: Settings,
         clock: Clock,
@@ -57,11 +62,18 @@ class Service:
         launcher: Launcher,
         reporting: IntensityProvider | None = None,
         zones: Mapping[str, IntensityProvider] | None = None,
+        notifier: Notifier | None = None,
     ) -> None:
         """`provider` is planned on; `reporting` (default: the same) is accounted on.
         `launcher` runs local targets' workers; `zones`: each target zone's planning
-        provider (default: grid.factory.zone_providers)."""
+        provider (default: grid.factory.zone_providers); `notifier` (default: apprise)
+        tells owners and the lab what their jobs did."""
         self.settings, self.clock, self.store = settings, clock, store
+        if notifier is None:
+            from gridwait.notify.apprise_notifier import AppriseNotifier
+
+            notifier = AppriseNotifier(settings.notify.timeout_s)
+        self.outbox = Outbox(store, settings.notify, notifier)
         self.provider, self.launcher = provider, launcher
         self.reporting = reporting or provider
         self.timer = Timer(clock)
@@ -92,13 +104,17 @@ class Service:
         # provider never delays a dispatch, a cancel or a suspend on the default lane
         poll_s = self.settings.scheduler.poll_minutes * 60
         self.timer.every("poll", poll_s, self._guard(self.poll), lane="network")
-        self.timer.every(
-            "tick", self.settings.scheduler.tick_seconds * self.clock.factor, self._guard(self.tick)
-        )
+        tick_s = self.settings.scheduler.tick_seconds * self.clock.factor
+        self.timer.every("tick", tick_s, self._guard(self.tick))
+        self.timer.every("notify", tick_s, self._guard(self.notify), lane="notify")
         self.timer.start()
 
     def stop(self) -> None:
         self.timer.shutdown()
+        try:  # what the last tick concluded is told before we go
+            self.notify()
+        except (GridwaitError, SQLAlchemyError) as exc:  # a busy database must not stop a stop
+            log.error("notices not sent before stopping (sent after a restart): %s", exc)
         log.info("service stopped; running workers keep running and are followed after a restart")
 
     def _guard(self, action: Callable[[], None]) -> Callable[[], None]:
@@ -117,6 +133,9 @@ class Service:
             )
             live = runs_in(session, LIVE_RUNS)
         return not busy and not live
+
+    def notify(self) -> None:
+        self.outbox.deliver(self.clock.now())
 
     # ---- planning ----------------------------------------------------------------------------
 

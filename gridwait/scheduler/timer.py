@@ -4,12 +4,14 @@ Its job store lives in memory and is rebuilt from the database at start-up; the
 database is the truth. Times are domain times (`Clock.now()`); on a simulated clock they
 are turned into the real times APScheduler waits for.
 
-Jobs run in two lanes, each one thread: `default` (dispatching, following and cancelling
-runs) and `network` (provider calls, which may take up to their deadline). Jobs of one
-lane run one at a time, so a lane never races itself; a slow network job never delays a
-default one. Whatever two jobs of different lanes share, they must guard themselves.
+Jobs run in lanes, each one thread: `default` (dispatching, following and cancelling
+runs), `network` (provider calls, which may take up to their deadline) and `notify`
+(notifications, which wait on other people's servers). Jobs of one lane run one at a
+time, so a lane never races itself; a slow network job never delays a default one, nor a
+slow notification target a provider call. Whatever two jobs of different lanes share,
+they must guard themselves.
 
-Shutting down waits for the jobs in flight in both lanes first and only then stops
+Shutting down waits for the jobs in flight in every lane first and only then stops
 APScheduler: APScheduler's own `shutdown(wait=True)` holds its job-store lock while it
 waits, and a job that touches the timer (re-planning reschedules starts) would wait for
 that lock forever.
@@ -46,7 +48,7 @@ _SKIPPED = _NoSkippedRuns()
 logging.getLogger("apscheduler.scheduler").addFilter(
     _SKIPPED
 )  # adding the same one twice is a no-op
-Lane = Literal["default", "network"]
+Lane = Literal["default", "network", "notify"]
 LANES: tuple[Lane, ...] = get_args(Lane)
 
 

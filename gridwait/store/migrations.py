@@ -277,7 +277,24 @@ _V9 = [
     "ALTER TABLE runs ADD COLUMN zone TEXT",
 ]
 
-MIGRATIONS: Sequence[Sequence[str]] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9)
+# 10: notifications. A user's own apprise URL (it holds credentials: shown masked, never
+#    logged); how far the notifier has read the job events (one row; it starts at the
+#    newest event, so an upgraded database does not announce its whole past); when a late
+#    job's warning went out (lateness is a flag of the plan, not an event).
+_V10 = [
+    "ALTER TABLE users ADD COLUMN notify_url TEXT",
+    """
+    CREATE TABLE notify_cursor (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        last_event_id INTEGER NOT NULL
+    )
+    """,
+    "INSERT INTO notify_cursor (id, last_event_id) SELECT 1, COALESCE(MAX(id), 0) FROM job_events",
+    "ALTER TABLE jobs ADD COLUMN late_notified_at DATETIME",
+    "UPDATE jobs SET late_notified_at = updated_at WHERE plan_late",
+]
+
+MIGRATIONS: Sequence[Sequence[str]] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10)
 """MIGRATIONS[i] brings a database from version i to version i + 1."""
 
 LATEST = len(MIGRATIONS)

@@ -66,6 +66,8 @@ class Job(SQLModel, table=True):
     plan_zone: str | None = None
     plan_where: str | None = None
     """Why that target: its forecast against the best of the others."""
+    late_notified_at: datetime | None = _time()
+    """When its owner was told it will be late (once per job)."""
 
 
 class JobEvent(SQLModel, table=True):
@@ -231,6 +233,17 @@ class User(SQLModel, table=True):
     name: str = Field(unique=True)
     role: str
     created_at: datetime = _time(nullable=False)  # type: ignore[assignment]
+    notify_url: str | None = None
+    """Their own apprise URL for notifications; it holds credentials (never logged)."""
+
+
+class NotifyCursor(SQLModel, table=True):
+    """The id of the last job event the notifier has dealt with (a single row)."""
+
+    __tablename__ = "notify_cursor"
+
+    id: int = Field(default=1, primary_key=True)
+    last_event_id: int
 
 
 class ApiToken(SQLModel, table=True):

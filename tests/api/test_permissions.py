@@ -117,6 +117,14 @@ TABLE: dict[tuple[str, str], tuple[Make, tuple[int, ...]]] = {
         _alice_token,
         (*U, 204, 403, 204, 401),
     ),
+    ("PUT", "/api/v1/users/{name}/notify"): (
+        lambda lab: ("/api/v1/users/alice/notify", {"url": "json://127.0.0.1:9/alice"}),
+        (*U, 200, 403, 200, 401),
+    ),
+    ("DELETE", "/api/v1/users/{name}/notify"): (
+        lambda lab: ("/api/v1/users/alice/notify", None),
+        (*U, 204, 403, 204, 401),
+    ),
     ("GET", "/metrics"): (lambda lab: ("/metrics", None), EVERYONE),
     ("POST", "/api/v1/runs/{run_id}/start"): (
         _run("start", lambda: {"handle": "4242", "host": "node1"}),

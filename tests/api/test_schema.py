@@ -170,6 +170,14 @@ def strategy(operation: Operation, world: World, mode: GenerationMode) -> Any:
         ]
         if operation.path in ("/api/v1/jobs", "/api/v1/estimate") and operation.method == "post":
             options.append(operation.as_strategy(generation_mode=mode, body=spec()))
+        if operation.path == "/api/v1/users/{name}/notify" and operation.method == "put":
+            # a URL apprise knows (generated text almost never is one); it is never called
+            options += [
+                operation.as_strategy(
+                    generation_mode=mode, path_parameters=values, body={"url": "json://h/x"}
+                )
+                for values in world.anchored(operation)
+            ]
     return st.one_of(options).map(offline).filter(no_network)
 
 

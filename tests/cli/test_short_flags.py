@@ -36,7 +36,15 @@ def test_every_user_project_or_job_option_has_its_short_flag(path: tuple[str, ..
 
 def test_the_commands_with_user_options_are_the_expected_ones() -> None:
     with_user = {" ".join(p) for p in COMMANDS if any("-u" in q.opts for q in _params(p))}
-    assert with_user == {"queue", "history", "report", "export", "budget set", "budget rm"}
+    assert with_user == {
+        "queue",
+        "history",
+        "report",
+        "export",
+        "budget set",
+        "budget rm",
+        "notify test",
+    }
 
 
 def test_queue_short_flags_filter_like_the_long_ones(
