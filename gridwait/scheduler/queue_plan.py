@@ -108,7 +108,7 @@ def plan_queue(
             now,
             gpu,
             forecast,
-            settings.scheduler.gpus,
+            settings.gpu_capacity,
             [r for r in busy if r.gpus > 0],
             fallback=fallback,
             options=options(settings),
@@ -124,7 +124,7 @@ def plan_queue(
 
     placements = place(planned)
     if limits and placements:
-        rate = planned_rate(settings.footprint, settings.energy.hardware)
+        rate = planned_rate(settings.footprint, settings.hardware)
         held = _over_budget(store, placements, jobs, limits, now, rate)
         if held:
             placements = place([p for p in planned if p.id not in held])

@@ -3,7 +3,9 @@
 - Every poll (domain minutes) it fetches the forecast, re-plans the queue and settles
   provisional emissions. It also re-plans at once when the queue changes.
 - A date timer per planned job fires at its planned start and dispatches it: the run is
-  claimed atomically in the database, then a launcher starts the worker.
+  claimed atomically in the database, then a launcher starts the worker. A launcher
+  that submits ahead (Slurm) gets no timers: each re-plan books, moves and withdraws
+  its runs in the engine's own queue instead (`booking`).
 - A tick (real seconds) follows the workers: a finished run is accounted and its job
   moves on; an interruptible run is suspended when its planned segment ends; a
   cancelled job's worker is stopped; a worker that died, or whose lease lapsed while
@@ -27,6 +29,7 @@ from gridwait.config import Settings
 from gridwait.errors import GridwaitError, LaunchError, ProviderError
 from gridwait.grid.base import IntensityProvider
 from gridwait.scheduler.accounting import account, settle
+from gridwait.scheduler.booking import Bookings
 from gridwait.scheduler.queue_plan import plan_queue
 from gridwait.scheduler.timer import Timer
 from gridwait.states import FINAL, LIVE_RUNS, REPORTED_RUNS, JobState, RunState, sql_in
@@ -66,6 +69,7 @@ class Service:
         self._suspending: set[int] = set()
         self._planned: dict[int, object] = {}
         self._notes: set[str] = set()
+        self.bookings = Bookings(settings, clock, store, launcher, self._settle_lost)
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -74,7 +78,7 @@ class Service:
             "service starting: %s, zone %s, %d GPU(s), clock %s",
             self.provider.name,
             self.zone,
-            self.settings.scheduler.gpus,
+            self.settings.gpu_capacity,
             self.clock.describe(),
         )
         self.tick()  # settle what happened while we were away, before planning
@@ -134,7 +138,9 @@ class Service:
                 log.warning("%s", note)
         self._notes = set(report.notes)
         keep = set()
-        for p in report.placements:
+        if self.launcher.submits_ahead:
+            self.bookings.sync(report.placements)
+        for p in report.placements if not self.launcher.submits_ahead else []:
             name = f"start-{p.job_id}"
             keep.add(name)
             self.timer.at(
@@ -219,7 +225,7 @@ class Service:
 
     def _free_gpus(self, busy: list[str | None], wanted: int) -> list[str] | None:
         taken = {g for ids in busy if ids for g in ids.split(",") if g}
-        free = [str(i) for i in range(self.settings.scheduler.gpus) if str(i) not in taken]
+        free = [str(i) for i in range(self.settings.gpu_capacity) if str(i) not in taken]
         return free[:wanted] if len(free) >= wanted else None
 
     # ---- following runs ------------------------------------------------------------------------
@@ -259,6 +265,11 @@ class Service:
                 return
             if job.state == JobState.CANCELLED:
                 self.launcher.cancel(run.handle)
+                if run.state == RunState.CLAIMED:  # booked ahead: it will never start
+                    self._settle_lost(run_id, f"job {job.id} cancelled before it started")
+                return
+            if run.state == RunState.CLAIMED and self.launcher.submits_ahead:
+                self.bookings.hold(run)  # still queued in the engine, or starting
                 return
             if (
                 run.segment_end is not None

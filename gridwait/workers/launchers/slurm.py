@@ -1,0 +1,79 @@
+"""The Slurm launcher: each run is a batch job of the lab's cluster, submitted ahead.
+
+gridwait decides when; Slurm decides where. A booked run is submitted at once with
+`--begin` at its planned start, moved with `scontrol update` when a re-plan moves its
+window, and followed with `squeue` (live) and `sacct` (over). The batch script `exec`s
+`python -m gridwait.workers run` on the node; the worker reports to the API with the
+run's own token, which travels in the job's environment (never in the script, which
+sits in a shared folder). Jobs are submitted `--no-requeue`: when a node fails, gridwait
+settles the lost run and re-queues the job itself, with a new run and a new token.
+"""
+
+from __future__ import annotations
+
+import shlex
+from datetime import datetime, timedelta
+
+from gridwait.config import SlurmSettings
+from gridwait.workers.launchers.base import Launcher, LaunchState, RunRequest, Status
+from gridwait.workers.launchers.slurm_cli import SlurmCli, Submission
+
+SCRIPT = """#!/bin/sh
+# gridwait run {run_id} of job {job_id}, written by the gridwait service.
+# The worker reports to $GRIDWAIT_URL with the run token in its environment.
+exec {python} -m gridwait.workers run --run-id {run_id}
+"""
+
+
+class SlurmLauncher(Launcher):
+    submits_ahead = True
+
+    def __init__(self, settings: SlurmSettings, cli: SlurmCli | None = None) -> None:
+        self.settings = settings
+        self.cli = cli or SlurmCli(settings)
+
+    def start(self, request: RunRequest) -> str:
+        """Submit the run's batch job to start no earlier than `request.begin`."""
+        folder = request.log_path.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        script = folder / f"run-{request.run_id}.sbatch"
+        script.write_text(
+            SCRIPT.format(
+                run_id=request.run_id,
+                job_id=request.job_id,
+                python=shlex.quote(self.settings.python),
+            )
+        )
+        script.chmod(0o755)
+        partition = self.settings.target()
+        limit = partition.time_limit_minutes
+        submission = Submission(
+            script=script,
+            begin=request.begin,
+            name=f"gridwait-{request.job_id}",
+            output=request.log_path,
+            gpus=request.gpus if request.gpus is not None else len(request.gpu_ids),
+            partition=self.settings.partition,
+            account=partition.account,
+            qos=partition.qos,
+            time_limit=timedelta(minutes=limit) if limit else None,
+            environment=request.environment,
+            requeue=False,
+        )
+        return str(self.cli.submit(submission))
+
+    def poll(self, handle: str) -> Status:
+        job = self.cli.job(int(handle))
+        if job is not None:
+            return job.status()
+        done = self.cli.finished(int(handle))  # the controller forgot it: ask accounting
+        return Status(LaunchState.EXITED, done.exit_code if done is not None else None)
+
+    def cancel(self, handle: str) -> None:
+        self.cli.cancel(int(handle))
+
+    def suspend(self, handle: str) -> None:
+        self.cli.signal(int(handle), "TERM")
+
+    def move(self, handle: str, begin: datetime) -> None:
+        self.cli.move(int(handle), begin)
