@@ -1,0 +1,252 @@
+"""The service in front of a real Slurm cluster (the session's `slurm_conf` daemons):
+runs booked ahead with `--begin` at their planned start, moved by a new forecast,
+cancelled into Slurm, and a real worker in a Slurm job reporting over a real API server.
+
+The daemons schedule every 5 s, so every wait is a bounded poll. Few, combined test
+functions: each costs real Slurm time.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import pytest
+from sqlmodel import select
+
+from gridwait.api.server import ApiServer
+from gridwait.app.actor import Actor, Role, host_admin
+from gridwait.app.deps import Deps
+from gridwait.app.jobs import cancel, submit_remote
+from gridwait.app.users import add_user
+from gridwait.clock import SystemClock
+from gridwait.config import Settings, load_settings
+from gridwait.grid.base import IntensityProvider
+from gridwait.grid.series import IntensitySeries
+from gridwait.scheduler.service import Service
+from gridwait.spec import JobSpec
+from gridwait.states import JobState, RunState
+from gridwait.store.models import EnergySample, Job, Run
+from gridwait.store.runs import runs_of
+from gridwait.workers.launchers.factory import make_launcher
+from gridwait.workers.launchers.slurm import SlurmLauncher
+from gridwait.workers.launchers.slurm_cli import SlurmCli, SlurmJob
+from tests.conftest import DEMO
+
+pytestmark = pytest.mark.slow
+ALICE = Actor("alice", Role.MEMBER)
+H = timedelta(hours=1)
+T = TypeVar("T")
+
+
+class Hourly(IntensityProvider):
+    """Hourly intensities from the hour before now: 400 g/kWh, except `clean` hours (index
+    from that first hour) at 100. A test changes `clean` to publish a new forecast."""
+
+    name = "hourly"
+    signal = "average"
+
+    def __init__(self, clean: set[int]) -> None:
+        self.clean = clean
+
+    def _series(self, kind: str, start: datetime) -> IntensitySeries:
+        first = _first_hour()
+        values = np.array([100.0 if h in self.clean else 400.0 for h in range(80)])
+        return IntensitySeries("Z", self.name, "average", kind, first, H, values, issued_at=first)  # type: ignore[arg-type]
+
+    def forecast(self, zone: str, start: datetime, end: datetime) -> IntensitySeries:
+        return self._series("forecast", start)
+
+    def actual(self, zone: str, start: datetime, end: datetime) -> IntensitySeries:
+        return self._series("actual", start)
+
+
+@dataclass
+class Front:
+    """gridwait in front of the cluster: settings, use-case deps, the service, Slurm."""
+
+    settings: Settings
+    deps: Deps
+    service: Service
+    provider: Hourly
+    slurm: SlurmCli
+
+    def submit(self, name: str, model: str, **fields: Any) -> int:
+        body = {
+            "name": name,
+            "model": model,
+            "dataset": {"path": str(DEMO), "limit": 16},
+            "max_length": 32,
+            "batch_size": 16,
+            "deadline": "30h",
+            **fields,
+        }
+        return submit_remote(self.deps, ALICE, JobSpec.model_validate(body)).job.id
+
+    def job(self, job_id: int) -> Job:
+        with self.deps.store().read() as session:
+            job = session.get(Job, job_id)
+            assert job is not None
+            return job
+
+    def runs(self, job_id: int) -> list[Run]:
+        with self.deps.store().read() as session:
+            return list(runs_of(session, job_id))
+
+    def slurm_job(self, run: Run) -> SlurmJob:
+        assert run.handle is not None
+        found = self.slurm.job(int(run.handle))
+        assert found is not None, f"Slurm does not know job {run.handle}"
+        return found
+
+
+def wait(
+    what: str, probe: Callable[[], T | None], timeout: float = 90, why: Callable[[], str] = str
+) -> T:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = probe()
+        if found:
+            return found
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}: {why()}")
+
+
+@pytest.fixture
+def front(
+    env: Path, tmp_path: Path, slurm_conf: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Front]:
+    config = tmp_path / "gridwait.toml"
+    config.write_text(
+        f"""launcher = "slurm"
+[scheduler]
+gpus = 0
+cpu_slots = 3
+step_minutes = 5
+tick_seconds = 0.5
+lease_seconds = 120
+[slurm]
+conf = "{slurm_conf}"
+python = "{sys.executable}"
+partition = "debug"
+api_url = "http://127.0.0.1:1"
+[slurm.partitions.debug]
+gpus = 0
+time_limit_minutes = 10
+"""
+    )
+    settings = load_settings()
+    deps = Deps(settings, SystemClock())
+    add_user(deps, host_admin(), "alice", Role.MEMBER)
+    server = ApiServer(deps, "127.0.0.1", 0)
+    server.start()
+    # the workers on the "compute node" reach this API; they get no database at all
+    slurm = settings.slurm.model_copy(update={"api_url": server.url})
+    settings = settings.model_copy(update={"slurm": slurm})
+    deps.settings = settings
+    for name in ("GRIDWAIT_DB", "GRIDWAIT_CONFIG"):
+        monkeypatch.delenv(name)
+    provider = Hourly({3})
+    launcher = make_launcher(settings)
+    assert isinstance(launcher, SlurmLauncher)
+    service = Service(settings, deps.clock, deps.store(), provider, launcher)
+    world = Front(settings, deps, service, provider, launcher.cli)
+    try:
+        yield world
+    finally:
+        for job in world.slurm.jobs():
+            if job.live:
+                world.slurm.cancel(job.job_id)
+        server.stop()
+        deps.close()
+
+
+def test_runs_are_booked_at_their_planned_start_moved_and_cancelled(front: Front) -> None:
+    jobs = [front.submit(name, "builtin:minilm") for name in ("a", "b", "c")]
+    front.service.replan()
+    booked = {}
+    for job_id in jobs:
+        job = front.job(job_id)
+        assert job.state == JobState.PLANNED and job.planned_start is not None
+        (run,) = front.runs(job_id)
+        assert run.state == RunState.CLAIMED and run.handle is not None
+        queued = front.slurm_job(run)
+        assert queued.state == "PENDING" and queued.name == f"gridwait-{job_id}"
+        assert queued.begin is not None
+        assert abs(queued.begin - job.planned_start) <= timedelta(seconds=1)
+        clean = _first_hour() + 3 * H
+        assert clean <= job.planned_start < clean + H  # in the clean hour, not now
+        booked[job_id] = run.handle
+
+    front.provider.clean = {5}  # a new forecast: the clean hour is two hours later
+    front.service.replan()
+    for job_id in jobs:
+        job = front.job(job_id)
+        (run,) = front.runs(job_id)
+        assert run.handle == booked[job_id]  # moved, not submitted anew
+        queued = front.slurm_job(run)
+        assert job.planned_start is not None and queued.begin is not None
+        assert abs(queued.begin - job.planned_start) <= timedelta(seconds=1)
+        clean = _first_hour() + 5 * H
+        assert clean <= job.planned_start < clean + H
+
+    cancel(front.deps, ALICE, jobs[1])
+    front.service.tick()
+    (run,) = front.runs(jobs[1])
+    assert run.state == RunState.LOST
+    gone = wait("the cancel to reach Slurm", lambda: _state(front, booked[jobs[1]]) == "CANCELLED")
+    assert gone
+    for job_id in (jobs[0], jobs[2]):  # the others are untouched
+        assert _state(front, booked[job_id]) == "PENDING"
+
+
+def _first_hour() -> datetime:
+    """The provider's first hour (the hour before now), as Hourly computes it."""
+    return datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - H
+
+
+def _state(front: Front, handle: str) -> str | None:
+    found = front.slurm.job(int(handle))
+    return None if found is None else found.state
+
+
+def test_a_worker_in_a_slurm_job_reports_over_the_api(front: Front, tiny_model: Path) -> None:
+    front.provider.clean = set(range(80))  # flat: start at once
+    job_id = front.submit("now", str(tiny_model))
+    front.service.start()  # its timers now plan, book, follow and conclude
+    try:
+        run = wait(
+            "a booked run", lambda: next((r for r in front.runs(job_id) if r.handle), None), 30
+        )
+        assert run.handle is not None
+        handle = run.handle
+
+        def why() -> str:
+            (run,) = front.runs(job_id)
+            log = Path(run.log_path).read_text() if run.log_path else ""
+            return f"{front.job(job_id)}\n{run}\n{front.slurm.job(int(handle))}\n{log}"
+
+        def settled() -> bool:
+            return front.job(job_id).state in (JobState.SUCCEEDED, JobState.FAILED)
+
+        wait("the Slurm job's worker to finish", settled, timeout=180, why=why)
+    finally:
+        front.service.stop()
+    job = front.job(job_id)
+    (run,) = front.runs(job_id)
+    log = Path(run.log_path or "").read_text() if run.log_path else ""
+    assert job.state == JobState.SUCCEEDED, log
+    assert run.handle == handle and run.state == RunState.SUCCEEDED
+    assert run.energy_it_j is not None and run.energy_it_j > 0
+    assert run.steps and run.steps > 0
+    with front.deps.store().read() as session:
+        samples = len(session.exec(select(EnergySample).where(EnergySample.run_id == run.id)).all())
+    assert samples >= 2  # heartbeats carried samples over the API
+    over = wait("Slurm to record the job as over", lambda: front.slurm.finished(int(handle)), 30)
+    assert over.state == "COMPLETED" and over.exit_code == 0
