@@ -16,7 +16,24 @@ def plan(deps: Deps, actor: Actor) -> PlanView:
     grams, or why it is held or late."""
     del actor  # the lab's plan is everyone's to read
     report = plan_queue(deps.store(), deps.settings, deps.clock, deps.provider(), apply=False)
+    cluster = _cluster_load(deps)
+    if cluster is not None:
+        report.notes.append(cluster)
     return plan_view(report)
+
+
+def _cluster_load(deps: Deps) -> str | None:
+    """How busy the launch target is (Slurm: jobs pending for resources); said, not fatal,
+    when it cannot be asked."""
+    if deps.settings.launcher == "local":
+        return None
+    from gridwait.errors import LaunchError
+    from gridwait.workers.launchers.factory import make_launcher
+
+    try:
+        return make_launcher(deps.settings).load()
+    except LaunchError as exc:
+        return f"cluster load unknown: {exc}"
 
 
 def plan_view(report: PlanReport) -> PlanView:

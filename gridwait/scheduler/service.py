@@ -81,6 +81,8 @@ class Service:
             self.settings.gpu_capacity,
             self.clock.describe(),
         )
+        # a cluster with fewer GPUs than the settings claim would leave jobs pending forever
+        self.launcher.check_capacity(self.settings.gpu_capacity)
         self.tick()  # settle what happened while we were away, before planning
         # provider calls (forecasts, actuals for accounting) run on the network lane: a slow
         # provider never delays a dispatch, a cancel or a suspend on the default lane

@@ -24,9 +24,11 @@ from gridwait.api.server import ApiServer
 from gridwait.app.actor import Actor, Role, host_admin
 from gridwait.app.deps import Deps
 from gridwait.app.jobs import cancel, submit_remote
+from gridwait.app.planning import plan
 from gridwait.app.users import add_user
 from gridwait.clock import SystemClock
 from gridwait.config import Settings, load_settings
+from gridwait.errors import LaunchError
 from gridwait.grid.base import IntensityProvider
 from gridwait.grid.series import IntensitySeries
 from gridwait.scheduler.service import Service
@@ -36,7 +38,7 @@ from gridwait.store.models import EnergySample, Job, Run
 from gridwait.store.runs import runs_of
 from gridwait.workers.launchers.factory import make_launcher
 from gridwait.workers.launchers.slurm import SlurmLauncher
-from gridwait.workers.launchers.slurm_cli import SlurmCli, SlurmJob
+from gridwait.workers.launchers.slurm_cli import SlurmCli, SlurmJob, Submission
 from tests.conftest import DEMO
 
 pytestmark = pytest.mark.slow
@@ -250,3 +252,30 @@ def test_a_worker_in_a_slurm_job_reports_over_the_api(front: Front, tiny_model: 
     assert samples >= 2  # heartbeats carried samples over the API
     over = wait("Slurm to record the job as over", lambda: front.slurm.finished(int(handle)), 30)
     assert over.state == "COMPLETED" and over.exit_code == 0
+
+
+def test_capacity_is_checked_against_sinfo_and_a_busy_cluster_shows_in_the_plan(
+    front: Front, tmp_path: Path
+) -> None:
+    launcher = SlurmLauncher(front.settings.slurm)
+    launcher.check_capacity(0)  # the test partition's node declares no GPUs
+    claims = front.settings.slurm.partitions["debug"].model_copy(update={"gpus": 2})
+    slurm = front.settings.slurm.model_copy(update={"partitions": {"debug": claims}})
+    boastful = front.settings.model_copy(update={"slurm": slurm})
+    service = Service(boastful, front.deps.clock, front.deps.store(), front.provider, launcher)
+    with pytest.raises(LaunchError, match=r"gpus = 2, but sinfo shows 0 GPU\(s\) in partition"):
+        service.start()
+
+    assert "no job waits" in (plan(front.deps, ALICE).notes or [""])[-1]
+    hog = tmp_path / "hog.sh"
+    hog.write_text("#!/bin/sh\nsleep 120\n")
+    for n in range(3):  # one CPU each on a two-CPU node: the third waits
+        front.slurm.submit(Submission(hog, None, f"hog-{n}", tmp_path / f"hog-{n}.out"))
+
+    def settled_in() -> bool:
+        states = sorted(j.state for j in front.slurm.jobs() if j.name.startswith("hog-"))
+        return states == ["PENDING", "RUNNING", "RUNNING"]
+
+    wait("two hogs running and one pending", settled_in, 30)
+    notes = plan(front.deps, ALICE).notes
+    assert any("1 job(s) pending for resources" in note for note in notes), notes

@@ -80,3 +80,13 @@ class Launcher(ABC):
         time left to move."""
         del handle, begin
         raise LaunchError(f"the {type(self).__name__} starts workers at once: nothing to move")
+
+    def check_capacity(self, gpus: int) -> None:
+        """LaunchError, saying what to fix, if the engine has fewer than the `gpus` GPUs
+        the settings plan with. The local launcher trusts [scheduler] gpus."""
+        del gpus
+
+    def load(self) -> str | None:
+        """One line on how busy the engine is (jobs waiting for its resources), for the
+        plan; None where the engine keeps no queue of its own."""
+        return None

@@ -15,6 +15,7 @@ import shlex
 from datetime import datetime, timedelta
 
 from gridwait.config import SlurmSettings
+from gridwait.errors import LaunchError
 from gridwait.workers.launchers.base import Launcher, LaunchState, RunRequest, Status
 from gridwait.workers.launchers.slurm_cli import SlurmCli, Submission
 
@@ -77,3 +78,21 @@ class SlurmLauncher(Launcher):
 
     def move(self, handle: str, begin: datetime) -> None:
         self.cli.move(int(handle), begin)
+
+    def check_capacity(self, gpus: int) -> None:
+        name = self.settings.partition
+        found = self.cli.partition_gpus(name)
+        if gpus > found:
+            raise LaunchError(
+                f"[slurm.partitions.{name}] gpus = {gpus}, but sinfo shows {found} GPU(s) in"
+                f" partition {name}: lower it, or declare the nodes' GPUs (Gres) in slurm.conf"
+            )
+
+    def load(self) -> str | None:
+        waiting = self.cli.waiting_for_resources()
+        if not waiting:
+            return "Slurm: no job waits for resources; planned starts should hold"
+        return (
+            f"Slurm: {len(waiting)} job(s) pending for resources (the cluster is busy):"
+            " planned starts may slip"
+        )
