@@ -222,9 +222,6 @@ class SlurmSettings(_Section):
     partition: str = "gpu"
     """The partition jobs are submitted to and planned on (a row of `partitions`)."""
     partitions: dict[str, PartitionSettings] = Field(default_factory=dict)
-    work_dir: Path | None = None
-    """A folder the nodes share with this host: batch scripts, logs and checkpoints.
-    Default: the [log_dir] folder (which must then be shared)."""
 
     @field_validator("api_url")
     @classmethod
@@ -311,8 +308,6 @@ class Settings(BaseSettings):
 
     @property
     def work_dir(self) -> Path:
-        if self.launcher == "slurm" and self.slurm.work_dir is not None:
-            return self.slurm.work_dir
         return self.log_dir or self.db.parent / "runs"
 
     @property
