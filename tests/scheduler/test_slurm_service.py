@@ -8,6 +8,10 @@ functions: each costs real Slurm time.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -40,6 +44,7 @@ from gridwait.workers.launchers.factory import make_launcher
 from gridwait.workers.launchers.slurm import SlurmLauncher
 from gridwait.workers.launchers.slurm_cli import SlurmCli, SlurmJob, Submission
 from tests.conftest import DEMO
+from tests.slurm_cluster import DAEMON_TZ, SBIN
 
 pytestmark = pytest.mark.slow
 ALICE = Actor("alice", Role.MEMBER)
@@ -133,6 +138,8 @@ cpu_slots = 3
 step_minutes = 5
 tick_seconds = 0.5
 lease_seconds = 120
+[energy]
+sample_seconds = 1
 [slurm]
 conf = "{slurm_conf}"
 python = "{sys.executable}"
@@ -279,3 +286,94 @@ def test_capacity_is_checked_against_sinfo_and_a_busy_cluster_shows_in_the_plan(
     wait("two hogs running and one pending", settled_in, 30)
     notes = plan(front.deps, ALICE).notes
     assert any("1 job(s) pending for resources" in note for note in notes), notes
+
+
+def test_a_node_failure_settles_the_run_and_requeues_the_job(
+    front: Front, tiny_model: Path, slurm_conf: Path
+) -> None:
+    front.provider.clean = set(range(80))
+    job_id = front.submit("long", str(tiny_model), epochs=40, max_retries=1)
+    front.service.start()
+    try:
+        run = wait("a booked run", lambda: next((r for r in front.runs(job_id) if r.handle), None))
+        handle = int(run.handle or 0)
+
+        def measured() -> bool:
+            with front.deps.store().read() as session:
+                query = select(EnergySample).where(EnergySample.run_id == run.id)
+                return len(session.exec(query).all()) >= 2
+
+        wait("the worker's first heartbeats", measured, 120)
+        _fail_node(slurm_conf, handle)
+        first = wait("the lost run to be settled", lambda: _ended(front, job_id), 60)
+        assert first.state == RunState.LOST and "without reporting" in (first.error or "")
+        assert first.energy_it_j is not None and first.energy_it_j > 0  # partial energy kept
+        gone = front.slurm.job(handle)
+        assert gone is not None and gone.state == "NODE_FAIL"
+        again = wait("the re-queued job booked anew", lambda: _rebooked(front, job_id, handle), 60)
+        assert again.attempt == 2 and again.state == RunState.CLAIMED
+    finally:
+        front.service.stop()
+        _restore_node(slurm_conf)
+
+
+def _ended(front: Front, job_id: int) -> Run | None:
+    runs = front.runs(job_id)
+    return runs[0] if runs and runs[0].state == RunState.LOST else None
+
+
+def _rebooked(front: Front, job_id: int, old: int) -> Run | None:
+    runs = front.runs(job_id)
+    return runs[-1] if len(runs) == 2 and runs[-1].handle not in (None, str(old)) else None
+
+
+def _slurm_env(conf: Path) -> dict[str, str]:
+    return {**os.environ, "PATH": f"{os.environ['PATH']}:{SBIN}", "SLURM_CONF": str(conf)}
+
+
+def _fail_node(conf: Path, job: int) -> None:
+    """The node dies: its slurmd and the job's processes are killed (by pid), and the node
+    is marked DOWN, as the controller does itself after SlurmdTimeout (300 s)."""
+    os.kill(int((conf.parent / "slurmd.pid").read_text().split()[0]), signal.SIGKILL)
+    for pid in _processes_of(job):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    down = ["scontrol", "update", "NodeName=localhost", "State=DOWN", "Reason=gridwait-test"]
+    subprocess.run(down, env=_slurm_env(conf), check=True, timeout=20)
+
+
+def _processes_of(job: int) -> list[int]:
+    """The job's slurmstepd and everything running with its SLURM_JOB_ID."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes()
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if f"[{job}.".encode() in command or f"SLURM_JOB_ID={job}\0".encode() in environ:
+            found.append(int(entry.name))
+    return found
+
+
+def _restore_node(conf: Path) -> None:
+    """slurmd back, the node resumed and idle: the session's cluster serves later tests."""
+    env = {**_slurm_env(conf), "TZ": DAEMON_TZ}
+    subprocess.run(["slurmd", "-f", str(conf), "-N", "localhost"], env=env, check=True, timeout=30)
+    resume = ["scontrol", "update", "NodeName=localhost", "State=RESUME"]
+    subprocess.run(resume, env=env, check=False, timeout=20)
+
+    def idle() -> bool:
+        done = subprocess.run(
+            ["sinfo", "-h", "-N", "-o", "%T"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=False,
+        )
+        return done.stdout.strip() == "idle"
+
+    wait("the node to be idle again", idle, 60)
