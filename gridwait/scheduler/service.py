@@ -301,6 +301,7 @@ class Service:
     def _conclude(self, run_id: int) -> None:
         """A run the worker reported: account it and move its job on."""
         self._suspending.discard(run_id)
+        self._engine_energy(run_id)
         row = self._account(run_id)
         now = self.clock.now()
         with self.store.write() as session:
@@ -321,6 +322,22 @@ class Service:
                 transition(session, job, JobState.FAILED, now, f"run {run_id}: {row.error}")
         log.info("run %d %s: %s", run_id, row.state, _summary(row))
 
+    def _engine_energy(self, run_id: int) -> None:
+        """What the engine measured itself (Slurm's energy accounting), beside ours."""
+        with self.store.read() as session:
+            row = session.get(Run, run_id)
+            handle = row.handle if row is not None and row.started_at is not None else None
+        if handle is None:
+            return
+        measured = self.launcher.measured_energy(handle)
+        if measured is None:
+            return
+        with self.store.write() as session:
+            row = session.get(Run, run_id)
+            assert row is not None
+            row.engine_energy_j, row.engine_energy_method = measured
+            session.add(row)
+
     def _settle_lost(self, run_id: int, reason: str) -> None:
         """The reaper: a run whose worker is gone without a result. Partial energy is kept
         and accounted; the job is re-queued if it has retries left, else failed. A run
@@ -340,6 +357,7 @@ class Service:
             if not end(session, run_id, RunState.LOST, values):
                 return  # the worker reported meanwhile, or it was settled already
         self._suspending.discard(run_id)
+        self._engine_energy(run_id)
         row = self._account(run_id)
         with self.store.write() as session:
             job = get_job(session, row.job_id)

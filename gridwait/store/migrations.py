@@ -251,7 +251,14 @@ _V7 = [
     " CHECK (counts IN ('operational', 'total'))",
 ]
 
-MIGRATIONS: Sequence[Sequence[str]] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7)
+# 8: the energy a launch engine measured itself, beside gridwait's own (a cross-check):
+#    Slurm's ConsumedEnergyRaw for the run's job, with its method (`slurm_acct`).
+_V8 = [
+    "ALTER TABLE runs ADD COLUMN engine_energy_j REAL",
+    "ALTER TABLE runs ADD COLUMN engine_energy_method TEXT",
+]
+
+MIGRATIONS: Sequence[Sequence[str]] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8)
 """MIGRATIONS[i] brings a database from version i to version i + 1."""
 
 LATEST = len(MIGRATIONS)

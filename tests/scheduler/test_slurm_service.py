@@ -259,6 +259,8 @@ def test_a_worker_in_a_slurm_job_reports_over_the_api(front: Front, tiny_model: 
     assert samples >= 2  # heartbeats carried samples over the API
     over = wait("Slurm to record the job as over", lambda: front.slurm.finished(int(handle)), 30)
     assert over.state == "COMPLETED" and over.exit_code == 0
+    # the test cluster has no energy plugin: Slurm measured nothing, and none is claimed
+    assert over.energy_joules in (None, 0) and run.engine_energy_j is None
 
 
 def test_capacity_is_checked_against_sinfo_and_a_busy_cluster_shows_in_the_plan(

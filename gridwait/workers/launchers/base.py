@@ -90,3 +90,10 @@ class Launcher(ABC):
         """One line on how busy the engine is (jobs waiting for its resources), for the
         plan; None where the engine keeps no queue of its own."""
         return None
+
+    def measured_energy(self, handle: str) -> tuple[float, str] | None:
+        """(joules, method) the engine itself measured for this finished worker (Slurm's
+        ConsumedEnergyRaw: `slurm_acct`), stored beside gridwait's own measurement as a
+        cross-check; None where it measured nothing (the local launcher never does)."""
+        del handle
+        return None

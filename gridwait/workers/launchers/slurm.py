@@ -12,6 +12,7 @@ settles the lost run and re-queues the job itself, with a new run and a new toke
 from __future__ import annotations
 
 import shlex
+import time
 from datetime import datetime, timedelta
 
 from gridwait.config import SlurmSettings
@@ -28,6 +29,8 @@ exec {python} -m gridwait.workers run --run-id {run_id}
 
 class SlurmLauncher(Launcher):
     submits_ahead = True
+    accounting_tries = 20
+    """Half-second waits `measured_energy` grants a just-finished job's accounting record."""
 
     def __init__(self, settings: SlurmSettings, cli: SlurmCli | None = None) -> None:
         self.settings = settings
@@ -96,3 +99,17 @@ class SlurmLauncher(Launcher):
             f"Slurm: {len(waiting)} job(s) pending for resources (the cluster is busy):"
             " planned starts may slip"
         )
+
+    def measured_energy(self, handle: str) -> tuple[float, str] | None:
+        """ConsumedEnergyRaw from accounting. The worker reports before its job is over:
+        the record is awaited for up to `accounting_tries` half seconds (called on the service's
+        network lane). 0 is what Slurm writes without an energy plugin: not a measurement."""
+        done = self.cli.finished(int(handle))
+        for _ in range(self.accounting_tries):
+            if done is not None:
+                break
+            time.sleep(0.5)
+            done = self.cli.finished(int(handle))
+        if done is None or not done.energy_joules:
+            return None
+        return float(done.energy_joules), "slurm_acct"
