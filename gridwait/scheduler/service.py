@@ -30,6 +30,7 @@ from gridwait.errors import GridwaitError, LaunchError, ProviderError
 from gridwait.grid.base import IntensityProvider
 from gridwait.scheduler.accounting import account, settle
 from gridwait.scheduler.booking import Bookings
+from gridwait.scheduler.planner import Placement
 from gridwait.scheduler.queue_plan import plan_queue
 from gridwait.scheduler.timer import Timer
 from gridwait.states import FINAL, LIVE_RUNS, REPORTED_RUNS, JobState, RunState, sql_in
@@ -139,18 +140,10 @@ class Service:
             if note not in self._notes:  # said once, not on every poll
                 log.warning("%s", note)
         self._notes = set(report.notes)
-        keep = set()
-        if self.launcher.submits_ahead:
+        if self.launcher.submits_ahead:  # the engine's queue holds the starts, not timers
             self.bookings.sync(report.placements)
-        for p in report.placements if not self.launcher.submits_ahead else []:
-            name = f"start-{p.job_id}"
-            keep.add(name)
-            self.timer.at(
-                name, p.start, self._guard(functools.partial(self.dispatch, p.job_id, p.start))
-            )
-        for name in self.timer.names() - keep:
-            if name.startswith("start-"):
-                self.timer.cancel(name)
+        else:
+            self._set_start_timers(report.placements)
         changed = [p for p in report.placements if self._planned.get(p.job_id) != (p.start, p.late)]
         for p in changed:
             late = f" LATE ({p.reason})" if p.late else f" ({p.reason})" if p.reason else ""
@@ -169,6 +162,18 @@ class Service:
         self._planned = {p.job_id: (p.start, p.late) for p in report.placements}
         self._planned.update({job_id: "held" for job_id in report.held})
         self._signature = self._queue_signature()
+
+    def _set_start_timers(self, placements: list[Placement]) -> None:
+        keep = set()
+        for p in placements:
+            name = f"start-{p.job_id}"
+            keep.add(name)
+            self.timer.at(
+                name, p.start, self._guard(functools.partial(self.dispatch, p.job_id, p.start))
+            )
+        for name in self.timer.names() - keep:
+            if name.startswith("start-"):
+                self.timer.cancel(name)
 
     def _queue_signature(self) -> tuple[object, ...]:
         """Changes a re-plan must see: submissions, cancels, state moves, budget edits."""

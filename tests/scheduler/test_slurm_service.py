@@ -53,19 +53,30 @@ T = TypeVar("T")
 
 
 class Hourly(IntensityProvider):
-    """Hourly intensities from the hour before now: 400 g/kWh, except `clean` hours (index
-    from that first hour) at 100. A test changes `clean` to publish a new forecast."""
+    """Intensities per `period` (an hour unless a test says otherwise) from the period
+    before now: 400 g/kWh, except `clean` periods (index from that first one) at 100. A
+    test changes `clean` to publish a new forecast."""
 
     name = "hourly"
     signal = "average"
 
-    def __init__(self, clean: set[int]) -> None:
-        self.clean = clean
+    def __init__(self, clean: set[int], period: timedelta = H) -> None:
+        self.clean, self.period = clean, period
 
     def _series(self, kind: str, start: datetime) -> IntensitySeries:
-        first = _first_hour()
-        values = np.array([100.0 if h in self.clean else 400.0 for h in range(80)])
-        return IntensitySeries("Z", self.name, "average", kind, first, H, values, issued_at=first)  # type: ignore[arg-type]
+        first = _first(self.period)
+        count = int(80 * H / self.period)
+        values = np.array([100.0 if i in self.clean else 400.0 for i in range(count)])
+        return IntensitySeries(
+            "Z",
+            self.name,
+            "average",
+            kind,  # type: ignore[arg-type]
+            first,
+            self.period,
+            values,
+            issued_at=first,
+        )
 
     def forecast(self, zone: str, start: datetime, end: datetime) -> IntensitySeries:
         return self._series("forecast", start)
@@ -135,7 +146,9 @@ def front(
 [scheduler]
 gpus = 0
 cpu_slots = 3
-step_minutes = 5
+step_minutes = 1
+min_segment_minutes = 0
+resume_overhead_minutes = 0
 tick_seconds = 0.5
 lease_seconds = 120
 [energy]
@@ -215,9 +228,15 @@ def test_runs_are_booked_at_their_planned_start_moved_and_cancelled(front: Front
         assert _state(front, booked[job_id]) == "PENDING"
 
 
+def _first(period: timedelta) -> datetime:
+    """The provider's first period (the one before now's), as Hourly computes it."""
+    now = datetime.now(UTC)
+    epoch = datetime(2000, 1, 3, tzinfo=UTC)
+    return now - (now - epoch) % period - period
+
+
 def _first_hour() -> datetime:
-    """The provider's first hour (the hour before now), as Hourly computes it."""
-    return datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - H
+    return _first(H)
 
 
 def _state(front: Front, handle: str) -> str | None:
@@ -379,3 +398,43 @@ def _restore_node(conf: Path) -> None:
         return done.stdout.strip() == "idle"
 
     wait("the node to be idle again", idle, 60)
+
+
+def test_an_interruptible_job_runs_as_two_slurm_jobs(front: Front, tiny_model: Path) -> None:
+    """Two clean minutes with a dirty one between: the plan splits the job, the first Slurm
+    job is signalled at its segment's end (the worker checkpoints, exits 75), the second
+    segment is submitted anew and resumes from the checkpoint. Real minutes: slow."""
+    front.provider.period, front.provider.clean = timedelta(minutes=1), {2, 4}
+    limit, epochs, batch = 480, 12, 16
+    dataset = {"path": str(DEMO), "limit": limit}
+    job_id = front.submit(
+        "split", str(tiny_model), interruptible=True, epochs=epochs, dataset=dataset
+    )
+    with front.deps.store().write() as session:
+        job = session.get(Job, job_id)
+        assert job is not None
+        # planned as 75 s of work: one clean minute is not enough, two are
+        job.est_energy_j = 75.0 * 10
+        job.est_seconds = 75.0
+        session.add(job)
+    front.service.start()
+    try:
+
+        def why() -> str:
+            return f"{front.job(job_id)}\n" + "\n".join(str(r) for r in front.runs(job_id))
+
+        def done() -> bool:
+            return front.job(job_id).state in (JobState.SUCCEEDED, JobState.FAILED)
+
+        wait("both segments", done, timeout=540, why=why)
+    finally:
+        front.service.stop()
+    first, second = front.runs(job_id)
+    assert front.job(job_id).state == JobState.SUCCEEDED
+    assert first.state == RunState.SUSPENDED and (first.segment, second.segment) == (0, 1)
+    assert second.state == RunState.SUCCEEDED and first.handle != second.handle
+    assert first.steps is not None and 0 < first.steps < (second.total_steps or 0)
+    uninterrupted = epochs * -(-limit // batch)  # optimizer steps of one straight run
+    assert second.steps == second.total_steps == uninterrupted
+    suspended = front.slurm.finished(int(first.handle or 0))
+    assert suspended is not None and suspended.exit_code == 75  # checkpointed, resume me
