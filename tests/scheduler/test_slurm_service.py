@@ -405,7 +405,7 @@ def test_an_interruptible_job_runs_as_two_slurm_jobs(front: Front, tiny_model: P
     job is signalled at its segment's end (the worker checkpoints, exits 75), the second
     segment is submitted anew and resumes from the checkpoint. Real minutes: slow."""
     front.provider.period, front.provider.clean = timedelta(minutes=1), {2, 4}
-    limit, epochs, batch = 480, 12, 16
+    limit, epochs, batch = 480, 100, 16  # about 3,000 steps: longer than one minute here
     dataset = {"path": str(DEMO), "limit": limit}
     job_id = front.submit(
         "split", str(tiny_model), interruptible=True, epochs=epochs, dataset=dataset
@@ -429,7 +429,9 @@ def test_an_interruptible_job_runs_as_two_slurm_jobs(front: Front, tiny_model: P
         wait("both segments", done, timeout=540, why=why)
     finally:
         front.service.stop()
-    first, second = front.runs(job_id)
+    runs = front.runs(job_id)
+    assert len(runs) == 2, why()
+    first, second = runs
     assert front.job(job_id).state == JobState.SUCCEEDED
     assert first.state == RunState.SUSPENDED and (first.segment, second.segment) == (0, 1)
     assert second.state == RunState.SUCCEEDED and first.handle != second.handle
