@@ -24,9 +24,9 @@ from datetime import datetime
 
 from sqlalchemy import text
 
-from gridwait.clock import Clock
+from gridwait.clock import Clock, SystemClock
 from gridwait.config import Settings
-from gridwait.errors import GridwaitError, LaunchError, ProviderError
+from gridwait.errors import ConfigError, GridwaitError, LaunchError, ProviderError
 from gridwait.grid.base import IntensityProvider
 from gridwait.scheduler.accounting import account, settle
 from gridwait.scheduler.booking import Bookings
@@ -82,6 +82,11 @@ class Service:
             self.settings.gpu_capacity,
             self.clock.describe(),
         )
+        if self.launcher.submits_ahead and not isinstance(self.clock, SystemClock):
+            raise ConfigError(
+                f"launcher = {self.settings.launcher!r} needs the system clock, not"
+                f" {self.clock.describe()}: the engine's begin times are wall-clock times"
+            )
         # a cluster with fewer GPUs than the settings claim would leave jobs pending forever
         self.launcher.check_capacity(self.settings.gpu_capacity)
         self.tick()  # settle what happened while we were away, before planning

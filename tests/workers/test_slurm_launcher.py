@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from gridwait.config import PartitionSettings, SlurmSettings
-from gridwait.errors import LaunchError
+from gridwait.errors import ConfigError, LaunchError
 from gridwait.workers.launchers.slurm import SlurmLauncher
 from gridwait.workers.launchers.slurm_cli import gres_gpus
 
@@ -73,3 +73,21 @@ def test_settings_claiming_more_gpus_than_sinfo_shows_are_refused(
     launcher.check_capacity(6)
     with pytest.raises(LaunchError, match=r"gpus = 8, but sinfo shows 6 GPU\(s\) in partition gpu"):
         launcher.check_capacity(8)
+
+
+def test_the_slurm_launcher_refuses_a_simulated_clock(
+    tmp_path: Path, launcher: SlurmLauncher
+) -> None:
+    from gridwait.clock import ManualClock
+    from gridwait.config import Settings
+    from gridwait.grid.profile import ProfileProvider
+    from gridwait.scheduler.service import Service
+    from gridwait.store.engine import Store
+    from tests.conftest import T0
+
+    _tool(tmp_path, "sinfo", "exit 1")  # never reached: the clock is refused first
+    clock = ManualClock(T0)
+    settings = Settings(db=tmp_path / "c.db", launcher="slurm", slurm=launcher.settings)
+    service = Service(settings, clock, Store(settings.db, clock), ProfileProvider(), launcher)
+    with pytest.raises(ConfigError, match="needs the system clock, not manual"):
+        service.start()
