@@ -91,3 +91,21 @@ def test_the_slurm_launcher_refuses_a_simulated_clock(
     service = Service(settings, clock, Store(settings.db, clock), ProfileProvider(), launcher)
     with pytest.raises(ConfigError, match="needs the system clock, not manual"):
         service.start()
+
+
+def test_a_job_inherits_no_secret_but_its_runs_token(
+    tmp_path: Path, launcher: SlurmLauncher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gridwait.workers.launchers.base import RunRequest
+
+    _tool(tmp_path, "sbatch", 'export -p > "$0.env"; echo 77')
+    for name in ("ELECTRICITYMAPS_API_TOKEN", "GRIDWAIT_TOKEN", "WATTTIME_PASSWORD"):
+        monkeypatch.setenv(name, "s3cret")
+    monkeypatch.setenv("GRIDWAIT_DATA_PATH", "kept")
+    request = RunRequest(5, 2, [], tmp_path / "run-5.log", {"GRIDWAIT_RUN_TOKEN": "gwr_x"})
+    assert launcher.start(request) == "77"
+    env = (tmp_path / "sbatch.env").read_text()
+    assert "s3cret" not in env
+    assert "GRIDWAIT_RUN_TOKEN='gwr_x'" in env and "GRIDWAIT_DATA_PATH='kept'" in env
+    script = (tmp_path / "run-5.sbatch").read_text()
+    assert "gwr_x" not in script and "-m gridwait.workers run --run-id 5" in script

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -237,7 +238,7 @@ class SlurmCli:
         return [j for j in self.jobs() if _base_state(j.state) == "PENDING" and j.reason in BUSY]
 
     def _run(self, args: Sequence[str], extra_env: Mapping[str, str] | None = None) -> str:
-        env = {**os.environ, **(extra_env or {}), "TZ": "UTC"}
+        env = {**_inherited(), **(extra_env or {}), "TZ": "UTC"}
         if self.settings.conf is not None:
             env["SLURM_CONF"] = str(self.settings.conf)
         command = " ".join(args[:2]) if args[0] == "scontrol" else args[0]
@@ -276,6 +277,17 @@ def gres_gpus(gres: str) -> int:
         if parts[0] == "gpu" and len(parts) > 1 and parts[-1].isdigit():
             total += int(parts[-1])
     return total
+
+
+_SECRET = re.compile(r"TOKEN|PASSWORD|SECRET|_KEY$|^KEY", re.IGNORECASE)
+"""Names of variables a job must not inherit: a Slurm job keeps its submitter's
+environment (sbatch --export=ALL), on the nodes and in the controller's state files."""
+
+
+def _inherited() -> dict[str, str]:
+    """This process's environment without its secrets (provider tokens, a user's API
+    token): the run's own token is the only one a worker gets."""
+    return {name: value for name, value in os.environ.items() if not _SECRET.search(name)}
 
 
 def _reason(line: str, tool: str) -> str:
