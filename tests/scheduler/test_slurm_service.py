@@ -54,19 +54,21 @@ T = TypeVar("T")
 
 class Hourly(IntensityProvider):
     """Intensities per `period` (an hour unless a test says otherwise) from the period
-    before now: 400 g/kWh, except `clean` periods (index from that first one) at 100. A
-    test changes `clean` to publish a new forecast."""
+    before now: 400 g/kWh, except `clean` periods (index from that first one) at 100 and
+    `fair` ones at 150. A test changes them to publish a new forecast."""
 
     name = "hourly"
     signal = "average"
 
     def __init__(self, clean: set[int], period: timedelta = H) -> None:
         self.clean, self.period = clean, period
+        self.fair: set[int] = set()
 
     def _series(self, kind: str, start: datetime) -> IntensitySeries:
         first = _first(self.period)
         count = int(80 * H / self.period)
-        values = np.array([100.0 if i in self.clean else 400.0 for i in range(count)])
+        grade = {**dict.fromkeys(self.fair, 150.0), **dict.fromkeys(self.clean, 100.0)}
+        values = np.array([grade.get(i, 400.0) for i in range(count)])
         return IntensitySeries(
             "Z",
             self.name,
@@ -404,8 +406,11 @@ def test_an_interruptible_job_runs_as_two_slurm_jobs(front: Front, tiny_model: P
     """Two clean minutes with a dirty one between: the plan splits the job, the first Slurm
     job is signalled at its segment's end (the worker checkpoints, exits 75), the second
     segment is submitted anew and resumes from the checkpoint. Real minutes: slow."""
+    # clean minutes 2 and 4, dirty 3, fair from 5: the plan splits the job over minutes 2
+    # and 4; whatever is left after the first segment fits from minute 4 in one piece
     front.provider.period, front.provider.clean = timedelta(minutes=1), {2, 4}
-    limit, epochs, batch = 480, 100, 16  # about 3,000 steps: longer than one minute here
+    front.provider.fair = set(range(5, 30))
+    limit, epochs, batch = 480, 200, 16  # 6,000 steps: 1.5 to 3 minutes on this machine
     dataset = {"path": str(DEMO), "limit": limit}
     job_id = front.submit(
         "split", str(tiny_model), interruptible=True, epochs=epochs, dataset=dataset
@@ -426,7 +431,7 @@ def test_an_interruptible_job_runs_as_two_slurm_jobs(front: Front, tiny_model: P
         def done() -> bool:
             return front.job(job_id).state in (JobState.SUCCEEDED, JobState.FAILED)
 
-        wait("both segments", done, timeout=540, why=why)
+        wait("both segments", done, timeout=580, why=why)
     finally:
         front.service.stop()
     runs = front.runs(job_id)
