@@ -95,9 +95,7 @@ class Bookings:
             "GRIDWAIT_RUN_TOKEN": secret,
             "GRIDWAIT_CLOCK": self.clock.describe(),
         }
-        request = RunRequest(
-            run_id, p.job_id, [], log_path, env, begin=p.start, gpus=gpus, segment_end=segment_end
-        )
+        request = RunRequest(run_id, p.job_id, [], log_path, env, begin=p.start, gpus=gpus)
         try:
             handle = self.launcher.start(request)
         except LaunchError as exc:

@@ -43,8 +43,6 @@ class RunRequest:
     earlier. None: now."""
     gpus: int | None = None
     """GPUs the engine allocates itself (Slurm); None: as many as `gpu_ids`."""
-    segment_end: datetime | None = None
-    """Where an interruptible run's planned segment ends (informational for the engine)."""
 
 
 @dataclass(frozen=True)
