@@ -35,6 +35,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
@@ -242,6 +243,59 @@ class NotifySettings(_Section):
         return values
 
 
+class PartitionSettings(_Section):
+    """A Slurm partition gridwait submits to: what it lends and on what hardware."""
+
+    gpus: int = Field(0, ge=0, le=100_000)
+    """GPUs of this partition that gridwait plans with (capacity), checked against sinfo."""
+    gpu_model: str | None = None
+    """Row of the estimator's hardware table the jobs' energy is estimated on (e.g.
+    "A100-SXM"); the front-door host's own hardware is never used for a cluster."""
+    account: str | None = None
+    qos: str | None = None
+    time_limit_minutes: float | None = Field(None, gt=0, le=365 * 24 * 60)
+    """--time for every job; default: the partition's own limit."""
+
+
+class SlurmSettings(_Section):
+    """The Slurm cluster gridwait fronts (`launcher = "slurm"`): sbatch, scontrol, squeue,
+    sacct and sinfo run on this host with these settings; workers on the compute nodes
+    report to `api_url` with their run's own token."""
+
+    conf: Path | None = None
+    """SLURM_CONF for every command; None leaves Slurm to find its own."""
+    timeout: float = Field(30.0, gt=0, le=600)
+    """Seconds one Slurm command may take before it counts as failed."""
+    accounting: Literal["jobcomp", "database"] = "jobcomp"
+    """Where finished jobs are read: `sacct -c` on the job-completion file, or `sacct` on
+    slurmdbd."""
+    api_url: str = "http://127.0.0.1:8787"
+    """The gridwait API as the compute nodes reach it (not necessarily [api] listen)."""
+    python: str = "python3"
+    """The python on the compute nodes that has gridwait installed."""
+    partition: str = "gpu"
+    """The partition jobs are submitted to and planned on (a row of `partitions`)."""
+    partitions: dict[str, PartitionSettings] = Field(default_factory=dict)
+
+    @field_validator("api_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        return http_url(value, "http://gridwait.lab:8787")
+
+    @model_validator(mode="after")
+    def _known_partition(self) -> SlurmSettings:
+        if self.partitions and self.partition not in self.partitions:
+            known = ", ".join(sorted(self.partitions))
+            raise ValueError(
+                f"partition {self.partition!r} is not one of [slurm.partitions] ({known})"
+            )
+        return self
+
+    def target(self) -> PartitionSettings:
+        """The partition jobs go to; its capacity and hardware plan them."""
+        return self.partitions.get(self.partition) or PartitionSettings()
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="GRIDWAIT_", env_nested_delimiter="__", extra="forbid", validate_default=True
@@ -264,6 +318,8 @@ class Settings(BaseSettings):
         None, validation_alias=_env_alias("watttime_password", "WATTTIME_PASSWORD")
     )
     watttime_url: str = "https://api.watttime.org"
+    launcher: Literal["local", "slurm"] = "local"
+    """Where workers run: processes on this host, or jobs of the Slurm cluster [slurm]."""
     grid: GridSettings = Field(default_factory=GridSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     energy: EnergySettings = Field(default_factory=EnergySettings)
@@ -273,7 +329,17 @@ class Settings(BaseSettings):
     targets: list[TargetSettings] = Field(default_factory=list)
     """Launch targets; none: one, this box ([scheduler] gpus in [grid] zone)."""
     notify: NotifySettings = Field(default_factory=NotifySettings)
+    slurm: SlurmSettings = Field(default_factory=SlurmSettings)
     _files: tuple[Path, ...] = PrivateAttr(default=())
+
+    @model_validator(mode="after")
+    def _slurm_partition(self) -> Settings:
+        if self.launcher == "slurm" and self.slurm.partition not in self.slurm.partitions:
+            name = self.slurm.partition
+            raise ValueError(
+                f'launcher = "slurm" needs a [slurm.partitions.{name}] table (its gpus)'
+            )
+        return self
 
     @field_validator("electricitymaps_url", "uk_url", "watttime_url")
     @classmethod
@@ -295,7 +361,11 @@ class Settings(BaseSettings):
             return list(self.targets)
         # not validated: a CPU-only box lends 0 GPUs, which a named target may not
         implicit = TargetSettings.model_construct(
-            name="local", zone=self.grid.zone, kind="local", gpus=self.scheduler.gpus
+            name=self.launcher,
+            zone=self.grid.zone,
+            kind=self.launcher,
+            gpus=self.gpu_capacity,
+            hardware=self.hardware,
         )
         return [implicit]
 
@@ -323,6 +393,21 @@ class Settings(BaseSettings):
     @property
     def work_dir(self) -> Path:
         return self.log_dir or self.db.parent / "runs"
+
+    @property
+    def gpu_capacity(self) -> int:
+        """GPUs the planner may use at once: this box's, or the Slurm partition's."""
+        if self.launcher == "slurm":
+            return self.slurm.target().gpus
+        return self.scheduler.gpus
+
+    @property
+    def hardware(self) -> str | None:
+        """The hardware row jobs are estimated on: the Slurm partition's GPU model, else
+        [energy] hardware (None: detect this host's)."""
+        if self.launcher == "slurm" and self.slurm.target().gpu_model:
+            return self.slurm.target().gpu_model
+        return self.energy.hardware
 
     def job_dir(self, job_id: int) -> Path:
         """A job's folder: its run logs, checkpoints and trained model."""

@@ -221,3 +221,31 @@ def test_provider_named_secrets_stay_masked(cli, monkeypatch: pytest.MonkeyPatch
     shown = json.loads(cli("config", "show", "--json").out)
     assert shown["electricitymaps_token"] == shown["watttime_password"] == "**********"
     assert shown["watttime_user"] == "ada"
+
+
+def test_the_slurm_example_loads_and_plans_on_its_partition(env: Path) -> None:
+    settings = load_settings(ROOT / "config" / "slurm.example.toml")
+    assert settings.launcher == "slurm"
+    assert settings.gpu_capacity == 8  # the partition's, not [scheduler] gpus
+    assert settings.hardware == "A100-SXM"  # never this host's detected hardware
+    assert settings.work_dir == Path("/shared/gridwait/runs")
+
+
+def test_a_slurm_launcher_without_its_partition_is_refused(env: Path, tmp_path: Path) -> None:
+    path = tmp_path / "slurm.toml"
+    path.write_text('launcher = "slurm"\n[slurm]\npartition = "gpu"\n')
+    with pytest.raises(ConfigError, match=r"needs a \[slurm.partitions.gpu\] table"):
+        load_settings(path)
+    path.write_text('[slurm]\npartition = "gpu"\n[slurm.partitions.a100]\ngpus = 4\n')
+    with pytest.raises(ConfigError, match=r"'gpu' is not one of \[slurm.partitions\] \(a100\)"):
+        load_settings(path)
+
+
+def test_the_factory_builds_the_launcher_the_settings_name(env: Path) -> None:
+    from gridwait.workers.launchers.factory import make_launcher
+    from gridwait.workers.launchers.local import LocalLauncher
+    from gridwait.workers.launchers.slurm import SlurmLauncher
+
+    assert isinstance(make_launcher(load_settings()), LocalLauncher)
+    slurm = make_launcher(load_settings(ROOT / "config" / "slurm.example.toml"))
+    assert isinstance(slurm, SlurmLauncher) and slurm.submits_ahead

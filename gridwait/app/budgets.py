@@ -70,7 +70,7 @@ def usage(deps: Deps, actor: Actor, when: datetime | None = None) -> list[Budget
     start, end = month_bounds(when or deps.clock.now())
     with deps.store().read() as session:
         limits = [Limit(b.scope, b.name, b.monthly_g, b.counts) for b in budgets(session)]
-        rate = planned_rate(deps.settings.footprint, deps.settings.energy.hardware)
+        rate = planned_rate(deps.settings.footprint, deps.settings.hardware)
         month = month_usage(session, start, end, rate)
     label = f"{start:%Y-%m}"
     spent = usage_by_budget(label, month, limits)

@@ -55,7 +55,7 @@ class Deps:
             from gridwait.workers.detect import hardware_for
 
             energy = self.settings.energy
-            return hardware_for(gpus, energy.hardware, energy.cpu_watts_per_core)
+            return hardware_for(gpus, self.settings.hardware, energy.cpu_watts_per_core)
         return self._hardware(gpus)
 
     def provider(self) -> IntensityProvider:

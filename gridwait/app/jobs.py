@@ -95,7 +95,7 @@ def submit(
     from gridwait.store.jobs import add_job
 
     sub = replace(sub, spec=owner_for(actor, sub.spec))
-    lab = deps.settings.scheduler.gpus
+    lab = deps.settings.gpu_capacity
     if sub.spec.gpus > lab:
         raise SpecError(
             f"gpus: the lab lends gridwait {lab} GPU(s); this job asks for {sub.spec.gpus}"

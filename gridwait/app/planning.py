@@ -19,7 +19,24 @@ def plan(deps: Deps, actor: Actor) -> PlanView:
     report = plan_queue(
         store, deps.settings, deps.clock, provider, apply=False, zones=deps.zone_providers()
     )
+    cluster = _cluster_load(deps)
+    if cluster is not None:
+        report.notes.append(cluster)
     return plan_view(report)
+
+
+def _cluster_load(deps: Deps) -> str | None:
+    """How busy the launch target is (Slurm: jobs pending for resources); said, not fatal,
+    when it cannot be asked."""
+    if all(t.kind == "local" for t in deps.settings.launch_targets()):
+        return None
+    from gridwait.errors import LaunchError
+    from gridwait.workers.launchers.factory import make_launcher
+
+    try:
+        return make_launcher(deps.settings.model_copy(update={"launcher": "slurm"})).load()
+    except LaunchError as exc:
+        return f"cluster load unknown: {exc}"
 
 
 def plan_view(report: PlanReport) -> PlanView:

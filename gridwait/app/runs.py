@@ -72,7 +72,7 @@ def start_run(deps: Deps, run_id: int, handle: str, host: str) -> Ticket:
         meter=MeterSettings(
             cpu_watts_per_core=energy.cpu_watts_per_core,
             ram_watts_per_gb=energy.ram_watts_per_gb,
-            hardware=energy.hardware,
+            hardware=deps.settings.hardware,
             sample_seconds=energy.sample_seconds,
         ),
     )

@@ -52,12 +52,14 @@ def serve(
     happens to be (half way through start-up) could skip the orderly stop."""
     from gridwait.grid.factory import reporting_provider
     from gridwait.scheduler.service import Service
-    from gridwait.workers.launchers.local import LocalLauncher
+    from gridwait.workers.launchers.factory import make_launcher
 
     store = app.store()
     planning = app.deps.provider()
     reporting = reporting_provider(app.settings, app.clock, store, planning)
-    service = Service(app.settings, app.clock, store, planning, LocalLauncher(), reporting)
+    service = Service(
+        app.settings, app.clock, store, planning, make_launcher(app.settings), reporting
+    )
     api = _api(app, listen) if listen else None
     caught: list[int] = []
     previous = {

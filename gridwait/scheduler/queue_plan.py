@@ -160,7 +160,7 @@ def plan_queue(
 
     placements = place(planned)
     if limits and placements:
-        rate = planned_rate(settings.footprint, settings.energy.hardware)
+        rate = planned_rate(settings.footprint, settings.hardware)
         # a job planned on a target is charged that target's GPUs' embodied carbon
         rates = {
             t.name: planned_rate(settings.footprint, t.hardware) if t.hardware else rate

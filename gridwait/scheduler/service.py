@@ -3,7 +3,9 @@
 - Every poll (domain minutes) it fetches the forecast, re-plans the queue and settles
   provisional emissions. It also re-plans at once when the queue changes.
 - A date timer per planned job fires at its planned start and dispatches it: the run is
-  claimed atomically in the database, then a launcher starts the worker.
+  claimed atomically in the database, then a launcher starts the worker. A launcher
+  that submits ahead (Slurm) gets no timers: each re-plan books, moves and withdraws
+  its runs in the engine's own queue instead (`booking`).
 - Notices (gridwait/notify) go out on their own lane every tick: what the job events
   since the last pass say, each once; a target that fails is logged and skipped.
 - A tick (real seconds) follows the workers: a finished run is accounted and its job
@@ -25,13 +27,15 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from gridwait.clock import Clock
+from gridwait.clock import Clock, SystemClock
 from gridwait.config import Settings
-from gridwait.errors import GridwaitError, LaunchError, ProviderError
+from gridwait.errors import ConfigError, GridwaitError, LaunchError, ProviderError
 from gridwait.grid.base import IntensityProvider
 from gridwait.notify.base import Notifier
 from gridwait.notify.outbox import Outbox
 from gridwait.scheduler.accounting import account, settle
+from gridwait.scheduler.booking import Bookings
+from gridwait.scheduler.planner import Placement
 from gridwait.scheduler.queue_plan import plan_queue
 from gridwait.scheduler.targets import target_launchers, target_of
 from gridwait.scheduler.timer import Timer
@@ -83,11 +87,17 @@ class Service:
 
             zones = zone_providers(settings, clock, store, provider)
         self.zones = dict(zones)
-        self.launchers = target_launchers(settings, lambda: launcher)
+        self.launchers = target_launchers(settings, launcher)
         self._signature: tuple[object, ...] | None = None
         self._suspending: set[int] = set()
         self._planned: dict[int, object] = {}
         self._notes: set[str] = set()
+        # at most one launcher submits ahead (one [slurm] cluster): its targets' runs are
+        # booked in its queue, the others' started by timers
+        ahead = [(t, self.launchers[t.name]) for t in settings.launch_targets()]
+        self.ahead = {t.name for t, lau in ahead if lau.submits_ahead}
+        engine = next((lau for _, lau in ahead if lau.submits_ahead), launcher)
+        self.bookings = Bookings(settings, clock, store, engine, self._settle_lost)
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -96,9 +106,17 @@ class Service:
             "service starting: %s, zone %s, %d GPU(s), clock %s",
             self.provider.name,
             self.zone,
-            self.settings.scheduler.gpus,
+            self.settings.gpu_capacity,
             self.clock.describe(),
         )
+        if self.ahead and not isinstance(self.clock, SystemClock):
+            raise ConfigError(
+                f"the {', '.join(sorted(self.ahead))} launch target needs the system clock, not"
+                f" {self.clock.describe()}: the engine's begin times are wall-clock times"
+            )
+        # a cluster with fewer GPUs than the settings claim would leave jobs pending forever
+        for target in self.settings.launch_targets():
+            self.launchers[target.name].check_capacity(target.gpus)
         self.tick()  # settle what happened while we were away, before planning
         # provider calls (forecasts, actuals for accounting) run on the network lane: a slow
         # provider never delays a dispatch, a cancel or a suspend on the default lane
@@ -170,16 +188,10 @@ class Service:
             if note not in self._notes:  # said once, not on every poll
                 log.warning("%s", note)
         self._notes = set(report.notes)
-        keep = set()
-        for p in report.placements:
-            name = f"start-{p.job_id}"
-            keep.add(name)
-            self.timer.at(
-                name, p.start, self._guard(functools.partial(self.dispatch, p.job_id, p.start))
-            )
-        for name in self.timer.names() - keep:
-            if name.startswith("start-"):
-                self.timer.cancel(name)
+        # an engine's queue holds its targets' starts, timers the others'
+        if self.ahead:
+            self.bookings.sync(report.placements, self._booked_ahead)
+        self._set_start_timers([p for p in report.placements if not self._booked_ahead(p.target)])
         changed = [p for p in report.placements if self._planned.get(p.job_id) != (p.start, p.late)]
         for p in changed:
             late = f" LATE ({p.reason})" if p.late else f" ({p.reason})" if p.reason else ""
@@ -198,6 +210,18 @@ class Service:
         self._planned = {p.job_id: (p.start, p.late) for p in report.placements}
         self._planned.update({job_id: "held" for job_id in report.held})
         self._signature = self._queue_signature()
+
+    def _set_start_timers(self, placements: list[Placement]) -> None:
+        keep = set()
+        for p in placements:
+            name = f"start-{p.job_id}"
+            keep.add(name)
+            self.timer.at(
+                name, p.start, self._guard(functools.partial(self.dispatch, p.job_id, p.start))
+            )
+        for name in self.timer.names() - keep:
+            if name.startswith("start-"):
+                self.timer.cancel(name)
 
     def _queue_signature(self) -> tuple[object, ...]:
         """Changes a re-plan must see: submissions, cancels, state moves, budget edits."""
@@ -267,6 +291,10 @@ class Service:
         free = [str(i) for i in range(lent) if str(i) not in taken]
         return free[:wanted] if len(free) >= wanted else None
 
+    def _booked_ahead(self, target: str | None) -> bool:
+        """Whether the target (a plan's or a run's; None: the first) books runs ahead."""
+        return target_of(self.settings, target).name in self.ahead
+
     def _launcher(self, run: Run) -> Launcher:
         return self.launchers[target_of(self.settings, run.target).name]
 
@@ -320,6 +348,11 @@ class Service:
                 return
             if job.state == JobState.CANCELLED:
                 launcher.cancel(run.handle)
+                if run.state == RunState.CLAIMED:  # booked ahead: it will never start
+                    self._settle_lost(run_id, f"job {job.id} cancelled before it started")
+                return
+            if run.state == RunState.CLAIMED and launcher.submits_ahead:
+                self.bookings.hold(run)  # still queued in the engine, or starting
                 return
             if (
                 run.segment_end is not None
@@ -353,6 +386,7 @@ class Service:
     def _conclude(self, run_id: int) -> None:
         """A run the worker reported: account it and move its job on."""
         self._suspending.discard(run_id)
+        self._engine_energy(run_id)
         row = self._account(run_id)
         now = self.clock.now()
         with self.store.write() as session:
@@ -373,6 +407,22 @@ class Service:
                 transition(session, job, JobState.FAILED, now, f"run {run_id}: {row.error}")
         log.info("run %d %s: %s", run_id, row.state, _summary(row))
 
+    def _engine_energy(self, run_id: int) -> None:
+        """What the engine measured itself (Slurm's energy accounting), beside ours."""
+        with self.store.read() as session:
+            row = session.get(Run, run_id)
+            handle = row.handle if row is not None and row.started_at is not None else None
+        if row is None or handle is None:
+            return
+        measured = self._launcher(row).measured_energy(handle)
+        if measured is None:
+            return
+        with self.store.write() as session:
+            row = session.get(Run, run_id)
+            assert row is not None
+            row.engine_energy_j, row.engine_energy_method = measured
+            session.add(row)
+
     def _settle_lost(self, run_id: int, reason: str) -> None:
         """The reaper: a run whose worker is gone without a result. Partial energy is kept
         and accounted; the job is re-queued if it has retries left, else failed. A run
@@ -392,6 +442,7 @@ class Service:
             if not end(session, run_id, RunState.LOST, values):
                 return  # the worker reported meanwhile, or it was settled already
         self._suspending.discard(run_id)
+        self._engine_energy(run_id)
         row = self._account(run_id)
         with self.store.write() as session:
             job = get_job(session, row.job_id)

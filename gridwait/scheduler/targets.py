@@ -2,37 +2,27 @@
 target (and zone) a job or run belongs to.
 
 A target of kind `local` runs workers on this host (the local launcher); one of kind
-`slurm` submits them to its cluster through the Slurm launcher, built by
-`slurm_launcher` (the single hook the Slurm work plugs into)."""
+`slurm` submits them to the cluster of [slurm] through the Slurm launcher; both are built
+by `workers.launchers.factory.make_launcher`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from gridwait.config import Settings, TargetSettings
-from gridwait.errors import ConfigError
 from gridwait.workers.launchers.base import Launcher
+from gridwait.workers.launchers.factory import make_launcher
 
 
-def target_launchers(settings: Settings, local: Callable[[], Launcher]) -> dict[str, Launcher]:
-    """Target name -> its launcher; `local` builds the local one. ConfigError (one line)
-    for a target whose launcher cannot be built."""
-    return {
-        t.name: local() if t.kind == "local" else slurm_launcher(settings, t)
-        for t in settings.launch_targets()
-    }
-
-
-def slurm_launcher(settings: Settings, target: TargetSettings) -> Launcher:
-    """The Slurm launcher of a `slurm` target.
-
-    MERGE (issue 18, the Slurm launcher): return
-    `gridwait.workers.launchers.factory.make_launcher` for this target's cluster, i.e.
-    `SlurmLauncher(settings.slurm)` (its partition per target once [slurm] names them)."""
-    del settings
-    raise ConfigError(
-        f"targets.{target.name}: slurm targets need the Slurm launcher, not in this build"
-    )
+def target_launchers(settings: Settings, main: Launcher) -> dict[str, Launcher]:
+    """Target name -> its launcher: `main` (built from `launcher`) for targets of its kind,
+    the other kind's launcher built once for the rest (a local box beside a cluster)."""
+    built: dict[str, Launcher] = {settings.launcher: main}
+    launchers = {}
+    for target in settings.launch_targets():
+        if target.kind not in built:
+            other = settings.model_copy(update={"launcher": target.kind})
+            built[target.kind] = make_launcher(other)
+        launchers[target.name] = built[target.kind]
+    return launchers
 
 
 def target_of(settings: Settings, name: str | None) -> TargetSettings:

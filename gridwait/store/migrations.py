@@ -294,7 +294,14 @@ _V10 = [
     "UPDATE jobs SET late_notified_at = updated_at WHERE plan_late",
 ]
 
-MIGRATIONS: Sequence[Sequence[str]] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10)
+# 11: the energy a launch engine measured itself, beside gridwait's own (a cross-check):
+#    Slurm's ConsumedEnergyRaw for the run's job, with its method (`slurm_acct`).
+_V11 = [
+    "ALTER TABLE runs ADD COLUMN engine_energy_j REAL",
+    "ALTER TABLE runs ADD COLUMN engine_energy_method TEXT",
+]
+
+MIGRATIONS: Sequence[Sequence[str]] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11)
 """MIGRATIONS[i] brings a database from version i to version i + 1."""
 
 LATEST = len(MIGRATIONS)

@@ -144,6 +144,11 @@ class Run(SQLModel, table=True):
     token_hash: str | None = None
     """SHA-256 of the run's own API token: its worker reports with it while the run is
     claimed or running and its lease holds."""
+    engine_energy_j: float | None = None
+    """Joules the launch engine measured for this run's job itself (Slurm's
+    ConsumedEnergyRaw: the nodes' energy counters), beside gridwait's own measurement."""
+    engine_energy_method: str | None = None
+    """How: `slurm_acct`."""
     embodied_g: float | None = None
     """Manufacturing gCO2e of the devices held, for the hours held (not in emissions_g)."""
     embodied_method: str | None = None

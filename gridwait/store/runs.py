@@ -9,7 +9,8 @@ from typing import Any, Protocol
 from sqlalchemy import func, text, update
 from sqlmodel import Session, col, select
 
-from gridwait.states import JobState, RunState, run_sources
+from gridwait.errors import NotFoundError
+from gridwait.states import LIVE_RUNS, JobState, RunState, run_sources
 from gridwait.store.models import EnergySample, Job, JobEvent, Run
 
 
@@ -113,11 +114,51 @@ def claim(
     return run
 
 
+def book(
+    session: Session,
+    job_id: int,
+    now: datetime,
+    lease_until: datetime,
+    segment_end: datetime | None,
+) -> Run | None:
+    """A run booked ahead for a planned job, for a launcher that queues it in its engine
+    (Slurm): `claimed`, holding a lease until `lease_until` (the planned start plus a
+    lease), while the job stays planned, so that a re-plan can still move it. None if the
+    job is not planned or already has a live run. The job becomes running (an attempt)
+    when the worker starts (`start`)."""
+    job = session.get(Job, job_id)
+    if job is None or job.state != JobState.PLANNED:
+        return None
+    live = session.exec(
+        select(Run).where(Run.job_id == job_id, col(Run.state).in_([s.value for s in LIVE_RUNS]))
+    ).first()
+    if live is not None:
+        return None
+    previous = session.exec(
+        select(Run).where(Run.job_id == job_id).order_by(col(Run.id).desc())
+    ).first()
+    run = Run(
+        job_id=job_id,
+        attempt=job.attempts + 1,
+        segment=0 if previous is None else previous.segment + 1,
+        state=RunState.CLAIMED,
+        claimed_at=now,
+        lease_expires_at=lease_until,
+        gpu_ids="",
+        segment_end=segment_end,
+        checkpoint=previous.checkpoint if previous is not None else None,
+    )
+    session.add(run)
+    session.flush()
+    return run
+
+
 def start(
     session: Session, run_id: int, handle: str, host: str, now: datetime, lease: timedelta
 ) -> Run | None:
     """The worker takes its claimed run (claimed -> running); None if it is not claimed.
-    The handle is kept if the service already stored the launcher's own."""
+    The handle is kept if the service already stored the launcher's own. A run booked
+    ahead (its job still planned) makes its job running now: the engine started it."""
     result = session.connection().execute(
         update(Run)
         .where(col(Run.id) == run_id, col(Run.state) == RunState.CLAIMED)
@@ -132,7 +173,33 @@ def start(
     )
     if result.rowcount != 1:
         return None
-    return session.get(Run, run_id)
+    run = session.get(Run, run_id)
+    assert run is not None
+    session.refresh(run)
+    job = session.get(Job, run.job_id)
+    if job is not None and job.state == JobState.PLANNED:
+        job.attempts += 1
+        job.state, job.state_reason, job.updated_at = JobState.RUNNING, "started", now
+        session.add(job)
+        session.add(
+            JobEvent(
+                job_id=run.job_id,
+                at=now,
+                from_state=JobState.PLANNED,
+                to_state=JobState.RUNNING,
+                reason=f"started by the engine (run {run_id}, {run.handle})",
+            )
+        )
+    return run
+
+
+def set_token(session: Session, run_id: int, hashed: str) -> None:
+    """Store the hash of the run's own token (the secret itself is never stored)."""
+    run = session.get(Run, run_id)
+    if run is None:
+        raise NotFoundError(f"no run with id {run_id}")
+    run.token_hash = hashed
+    session.add(run)
 
 
 def heartbeat(

@@ -31,6 +31,7 @@ from gridwait.store.engine import Store
 from gridwait.store.jobs import add_job, events, get_job
 from gridwait.store.models import EnergySample, Run
 from gridwait.workers.launchers.base import Launcher, LaunchState, RunRequest, Status
+from gridwait.workers.launchers.slurm import SlurmLauncher
 from tests.conftest import T0
 
 H = timedelta(hours=1)
@@ -206,7 +207,9 @@ def test_a_run_is_accounted_and_settled_on_the_zone_where_it_ran(
     assert (settled, pending) == (1, 0)
 
 
-def test_bad_zones_and_slurm_targets_are_one_clear_line(tmp_path: Path) -> None:
+def test_bad_zones_are_one_clear_line_and_a_slurm_target_gets_the_slurm_launcher(
+    tmp_path: Path,
+) -> None:
     clock = ManualClock(T0)
     unknown = settings(tmp_path, [*TWO[:1], {"name": "far", "zone": "XX-NOWHERE", "gpus": 2}])
     with pytest.raises(
@@ -222,8 +225,10 @@ def test_bad_zones_and_slurm_targets_are_one_clear_line(tmp_path: Path) -> None:
     slurm = settings(
         tmp_path, [*TWO[:1], {"name": "hpc", "zone": "FR", "gpus": 8, "kind": "slurm"}]
     )
-    with pytest.raises(ConfigError, match=r"^targets\.hpc: slurm targets need the Slurm launcher"):
-        target_launchers(slurm, Recorder)
+    main = Recorder()
+    launchers = target_launchers(slurm, main)  # a local box beside a Slurm cluster
+    assert launchers[TWO[0]["name"]] is main
+    assert isinstance(launchers["hpc"], SlurmLauncher) and launchers["hpc"].submits_ahead
 
 
 def test_a_target_with_its_own_trace_gets_its_own_provider(tmp_path: Path) -> None:

@@ -24,13 +24,15 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
+from gridwait.config import SlurmSettings
 from gridwait.errors import SlurmError
 from gridwait.states import RunState
 from gridwait.workers.launchers.base import LaunchState, Status
@@ -96,21 +98,10 @@ def _base_state(slurm_state: str) -> str:
 
 
 @dataclass(frozen=True)
-class SlurmSettings:
-    conf: Path | None = None
-    """SLURM_CONF for every command; None leaves Slurm to find its own."""
-    timeout: float = 30.0
-    """Seconds one command may take before it counts as failed."""
-    accounting: Literal["jobcomp", "database"] = "jobcomp"
-    """Where `finished` asks: `sacct -c` on the job-completion file, or `sacct` on
-    slurmdbd."""
-
-
-@dataclass(frozen=True)
 class Submission:
     script: Path
-    begin: datetime
-    """The planned start, timezone-aware; Slurm starts the job no earlier."""
+    begin: datetime | None
+    """The planned start, timezone-aware; Slurm starts the job no earlier (None: now)."""
     name: str
     output: Path
     """stdout and stderr of the batch script."""
@@ -121,6 +112,8 @@ class Submission:
     time_limit: timedelta | None = None
     environment: Mapping[str, str] = field(default_factory=dict)
     """Added to the caller's environment, which the job inherits (with TZ=UTC)."""
+    requeue: bool = True
+    """False: Slurm never re-runs the job itself (after a node failure); gridwait does."""
 
 
 @dataclass(frozen=True)
@@ -229,8 +222,23 @@ class SlurmCli:
         mine = [r for r in records if r is not None and r.job_id == job_id]
         return mine[-1] if mine else None  # a requeued job's last record
 
+    def partition_gpus(self, partition: str) -> int:
+        """GPUs the partition's nodes have, as `sinfo` counts their gres; SlurmError if
+        Slurm does not know the partition."""
+        out = self._run(
+            ["sinfo", "--noheader", "--Node", f"--partition={partition}", "--format=%N %G"]
+        )
+        nodes = dict(line.split(maxsplit=1) for line in out.splitlines() if len(line.split()) == 2)
+        if not nodes:
+            raise SlurmError("sinfo", f"no nodes in partition {partition!r}")
+        return sum(gres_gpus(gres) for gres in nodes.values())
+
+    def waiting_for_resources(self) -> list[SlurmJob]:
+        """Jobs that could start but wait for nodes (the cluster is busy), anyone's."""
+        return [j for j in self.jobs() if _base_state(j.state) == "PENDING" and j.reason in BUSY]
+
     def _run(self, args: Sequence[str], extra_env: Mapping[str, str] | None = None) -> str:
-        env = {**os.environ, **(extra_env or {}), "TZ": "UTC"}
+        env = {**_inherited(), **(extra_env or {}), "TZ": "UTC"}
         if self.settings.conf is not None:
             env["SLURM_CONF"] = str(self.settings.conf)
         command = " ".join(args[:2]) if args[0] == "scontrol" else args[0]
@@ -256,6 +264,32 @@ class SlurmCli:
         return done.stdout
 
 
+BUSY = frozenset({"Resources", "Priority"})
+"""squeue reasons of a job that is eligible but finds no free nodes (or waits behind one
+that does not)."""
+
+
+def gres_gpus(gres: str) -> int:
+    """GPUs in a node's gres as sinfo prints it: "gpu:4", "gpu:a100:4(S:0-1)", "(null)"."""
+    total = 0
+    for item in gres.split(","):
+        parts = item.split("(")[0].split(":")
+        if parts[0] == "gpu" and len(parts) > 1 and parts[-1].isdigit():
+            total += int(parts[-1])
+    return total
+
+
+_SECRET = re.compile(r"TOKEN|PASSWORD|SECRET|_KEY$|^KEY", re.IGNORECASE)
+"""Names of variables a job must not inherit: a Slurm job keeps its submitter's
+environment (sbatch --export=ALL), on the nodes and in the controller's state files."""
+
+
+def _inherited() -> dict[str, str]:
+    """This process's environment without its secrets (provider tokens, a user's API
+    token): the run's own token is the only one a worker gets."""
+    return {name: value for name, value in os.environ.items() if not _SECRET.search(name)}
+
+
 def _reason(line: str, tool: str) -> str:
     """Slurm's line without the tool's own "sbatch: error: " in front."""
     for prefix in (f"{tool}: ", "error: "):
@@ -277,13 +311,12 @@ def slurm_time(moment: datetime) -> str:
 def sbatch_args(submission: Submission) -> list[str]:
     """The `sbatch` command line for a submission (run with TZ=UTC)."""
     s = submission
-    args = [
-        "sbatch",
-        "--parsable",
-        f"--begin={slurm_time(s.begin)}",
-        f"--job-name={s.name}",
-        f"--output={s.output}",
-    ]
+    args = ["sbatch", "--parsable"]
+    if s.begin is not None:
+        args.append(f"--begin={slurm_time(s.begin)}")
+    args += [f"--job-name={s.name}", f"--output={s.output}"]
+    if not s.requeue:
+        args.append("--no-requeue")
     if s.gpus:
         args.append(f"--gpus={s.gpus}")
     options = {"partition": s.partition, "account": s.account, "qos": s.qos}
