@@ -240,6 +240,13 @@ class Service:
         if job is None or job.state != JobState.PLANNED:
             return
         target = target_of(self.settings, job.plan_target)
+        if target.name in self.ahead:
+            return  # re-planned onto the cluster after this timer was due: booked there
+        booked = next((r for r in live if r.job_id == job_id), None)
+        if booked is not None:  # its booking elsewhere is not withdrawn yet: never twice
+            log.info("job %d: run %d still booked; re-planning", job_id, booked.id)
+            self.replan_soon()
+            return
         live = [r for r in live if target_of(self.settings, r.target).name == target.name]
         cpu_jobs = sum(1 for r in live if not r.gpu_ids)
         gpus = self._free_gpus([r.gpu_ids for r in live], job.gpus, target.gpus)
