@@ -141,7 +141,8 @@ class TargetSettings(_Section):
     gpus: int = Field(ge=1, le=4096)
     """GPUs it lends to gridwait (its planning capacity)."""
     hardware: str | None = None
-    """Its GPU model row in the estimator's table (default: [energy] hardware)."""
+    """Its GPU model row in the estimator's table (default: a slurm target's partition
+    gpu_model, else [energy] hardware)."""
     trace: Path | None = None
     """The `trace` provider's CSV for this zone (default: [grid] trace)."""
 
@@ -353,12 +354,27 @@ class Settings(BaseSettings):
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
             raise ValueError(f"target name {twice[0]!r} is used twice: name each target once")
+        # every slurm target submits to the one [slurm] partition: two would plan its
+        # GPUs twice (and in two zones)
+        slurm = [t.name for t in value if t.kind == "slurm"]
+        if len(slurm) > 1:
+            raise ValueError(
+                f"targets {', '.join(map(repr, slurm))} are each of kind slurm, but [slurm]"
+                " is one cluster partition: make at most one target of kind slurm"
+            )
         return value
 
     def launch_targets(self) -> list[TargetSettings]:
         """The targets jobs may run on: `[[targets]]`, else this box as the only one."""
         if self.targets:
-            return list(self.targets)
+            # a cluster's jobs run on its partition's GPUs, never this host's
+            model = self.slurm.target().gpu_model
+            return [
+                t.model_copy(update={"hardware": model})
+                if t.kind == "slurm" and t.hardware is None and model
+                else t
+                for t in self.targets
+            ]
         # not validated: a CPU-only box lends 0 GPUs, which a named target may not
         implicit = TargetSettings.model_construct(
             name=self.launcher,

@@ -73,6 +73,11 @@ def test_one_target_plans_as_before(cli: Cli, env: Path, spec_file: Path) -> Non
             '[[targets]]\nname = "a"\nzone = "DE"\ngpus = 1\nkind = "k8s"\n',
             "targets.0.kind: input should be 'local' or 'slurm'",
         ),
+        (
+            '[[targets]]\nname = "a"\nzone = "DE"\ngpus = 1\nkind = "slurm"\n'
+            '[[targets]]\nname = "b"\nzone = "FR"\ngpus = 1\nkind = "slurm"\n',
+            "targets: targets 'a', 'b' are each of kind slurm, but [slurm] is one cluster",
+        ),
     ],
 )
 def test_bad_targets_are_one_line_and_write_nothing(
