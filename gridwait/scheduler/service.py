@@ -244,8 +244,11 @@ class Service:
             return  # re-planned onto the cluster after this timer was due: booked there
         booked = next((r for r in live if r.job_id == job_id), None)
         if booked is not None:  # its booking elsewhere is not withdrawn yet: never twice
-            log.info("job %d: run %d still booked; re-planning", job_id, booked.id)
-            self.replan_soon()
+            # the next poll withdraws it and sets this timer again (re-planning at once
+            # would spin while the engine refuses the withdrawal)
+            log.warning(
+                "job %d: run %d still booked; started after the next poll", job_id, booked.id
+            )
             return
         live = [r for r in live if target_of(self.settings, r.target).name == target.name]
         cpu_jobs = sum(1 for r in live if not r.gpu_ids)
