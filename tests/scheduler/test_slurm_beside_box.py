@@ -134,6 +134,7 @@ def test_the_cleaner_cluster_gets_a_booking_and_the_box_a_start_timer(front: Fro
             assert job is not None
             job.est_seconds, job.est_energy_j = 3600.0, 3.6e6
             session.add(job)
+    earlier = {j.job_id for j in front.slurm.jobs()}  # the session's other tests' jobs
     front.service.replan()
 
     planned = {job_id: front.job(job_id) for job_id in jobs}
@@ -159,8 +160,8 @@ def test_the_cleaner_cluster_gets_a_booking_and_the_box_a_start_timer(front: Fro
     assert front.runs(on_box) == []
     assert f"start-{on_box}" in front.service.timer.names()
     assert f"start-{on_cluster}" not in front.service.timer.names()
-    names = [j.name for j in front.slurm.jobs()]
-    assert names.count(f"gridwait-{on_cluster}") == 1 and f"gridwait-{on_box}" not in names
+    submitted = [j.job_id for j in front.slurm.jobs() if j.job_id not in earlier]
+    assert submitted == [int(booked)]  # one sbatch: the cluster's job
 
     # a new forecast: zone A is cleanest at once, so both jobs go to the box one after
     # the other; the cluster's booking is withdrawn, not left to run the job twice
@@ -173,3 +174,4 @@ def test_the_cleaner_cluster_gets_a_booking_and_the_box_a_start_timer(front: Fro
     gone = wait("the withdrawal to reach Slurm", lambda: _state(front, booked) == "CANCELLED")
     assert gone
     assert {f"start-{on_box}", f"start-{on_cluster}"} <= front.service.timer.names()
+    assert [j.job_id for j in front.slurm.jobs() if j.job_id not in earlier] == [int(booked)]
