@@ -26,7 +26,6 @@ from gridwait.app.views import (
     ReportRow,
     Submitted,
 )
-from gridwait.config import http_url
 from gridwait.errors import (
     ConfigError,
     GridwaitError,
@@ -36,6 +35,7 @@ from gridwait.errors import (
     StateError,
     Unauthenticated,
 )
+from gridwait.settings_base import http_url
 
 if TYPE_CHECKING:
     from gridwait.app.gateway import Progress

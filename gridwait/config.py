@@ -23,13 +23,10 @@ from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 import platformdirs
 from pydantic import (
     AliasChoices,
-    BaseModel,
-    ConfigDict,
     Field,
     PrivateAttr,
     SecretStr,
@@ -41,28 +38,18 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from pydantic_settings.exceptions import SettingsError
 
 from gridwait.errors import ConfigError, one_line
+from gridwait.settings_base import Section as _Section
+from gridwait.settings_base import http_url
+from gridwait.slurm_settings import SlurmSettings
 
 ProviderName = Literal["electricitymaps", "uk", "watttime", "trace", "profile"]
 SITE_CONFIG = Path("/etc/gridwait/gridwait.toml")
-
-
-def http_url(value: str, example: str = "https://host/path") -> str:
-    """`value` if it is an http(s) URL with a host; ValueError saying so otherwise."""
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{value!r} is not an http(s) URL such as {example}")
-    return value
 
 
 def _env_alias(field: str, provider_name: str) -> AliasChoices:
     """gridwait's variable first (it wins), then the provider's own; the field's name last,
     for the TOML file's key."""
     return AliasChoices(f"GRIDWAIT_{field.upper()}", provider_name, field)
-
-
-class _Section(BaseModel):
-    # inf and nan are never a setting: pue = inf would make every job infinitely dirty
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class GridSettings(_Section):
@@ -141,7 +128,8 @@ class TargetSettings(_Section):
     gpus: int = Field(ge=1, le=4096)
     """GPUs it lends to gridwait (its planning capacity)."""
     hardware: str | None = None
-    """Its GPU model row in the estimator's table (default: [energy] hardware)."""
+    """Its GPU model row in the estimator's table (default: a slurm target's partition
+    gpu_model, else [energy] hardware)."""
     trace: Path | None = None
     """The `trace` provider's CSV for this zone (default: [grid] trace)."""
 
@@ -243,59 +231,6 @@ class NotifySettings(_Section):
         return values
 
 
-class PartitionSettings(_Section):
-    """A Slurm partition gridwait submits to: what it lends and on what hardware."""
-
-    gpus: int = Field(0, ge=0, le=100_000)
-    """GPUs of this partition that gridwait plans with (capacity), checked against sinfo."""
-    gpu_model: str | None = None
-    """Row of the estimator's hardware table the jobs' energy is estimated on (e.g.
-    "A100-SXM"); the front-door host's own hardware is never used for a cluster."""
-    account: str | None = None
-    qos: str | None = None
-    time_limit_minutes: float | None = Field(None, gt=0, le=365 * 24 * 60)
-    """--time for every job; default: the partition's own limit."""
-
-
-class SlurmSettings(_Section):
-    """The Slurm cluster gridwait fronts (`launcher = "slurm"`): sbatch, scontrol, squeue,
-    sacct and sinfo run on this host with these settings; workers on the compute nodes
-    report to `api_url` with their run's own token."""
-
-    conf: Path | None = None
-    """SLURM_CONF for every command; None leaves Slurm to find its own."""
-    timeout: float = Field(30.0, gt=0, le=600)
-    """Seconds one Slurm command may take before it counts as failed."""
-    accounting: Literal["jobcomp", "database"] = "jobcomp"
-    """Where finished jobs are read: `sacct -c` on the job-completion file, or `sacct` on
-    slurmdbd."""
-    api_url: str = "http://127.0.0.1:8787"
-    """The gridwait API as the compute nodes reach it (not necessarily [api] listen)."""
-    python: str = "python3"
-    """The python on the compute nodes that has gridwait installed."""
-    partition: str = "gpu"
-    """The partition jobs are submitted to and planned on (a row of `partitions`)."""
-    partitions: dict[str, PartitionSettings] = Field(default_factory=dict)
-
-    @field_validator("api_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        return http_url(value, "http://gridwait.lab:8787")
-
-    @model_validator(mode="after")
-    def _known_partition(self) -> SlurmSettings:
-        if self.partitions and self.partition not in self.partitions:
-            known = ", ".join(sorted(self.partitions))
-            raise ValueError(
-                f"partition {self.partition!r} is not one of [slurm.partitions] ({known})"
-            )
-        return self
-
-    def target(self) -> PartitionSettings:
-        """The partition jobs go to; its capacity and hardware plan them."""
-        return self.partitions.get(self.partition) or PartitionSettings()
-
-
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="GRIDWAIT_", env_nested_delimiter="__", extra="forbid", validate_default=True
@@ -353,12 +288,27 @@ class Settings(BaseSettings):
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
             raise ValueError(f"target name {twice[0]!r} is used twice: name each target once")
+        # every slurm target submits to the one [slurm] partition: two would plan its
+        # GPUs twice (and in two zones)
+        slurm = [t.name for t in value if t.kind == "slurm"]
+        if len(slurm) > 1:
+            raise ValueError(
+                f"targets {', '.join(map(repr, slurm))} are each of kind slurm, but [slurm]"
+                " is one cluster partition: make at most one target of kind slurm"
+            )
         return value
 
     def launch_targets(self) -> list[TargetSettings]:
         """The targets jobs may run on: `[[targets]]`, else this box as the only one."""
         if self.targets:
-            return list(self.targets)
+            # a cluster's jobs run on its partition's GPUs, never this host's
+            model = self.slurm.target().gpu_model
+            return [
+                t.model_copy(update={"hardware": model})
+                if t.kind == "slurm" and t.hardware is None and model
+                else t
+                for t in self.targets
+            ]
         # not validated: a CPU-only box lends 0 GPUs, which a named target may not
         implicit = TargetSettings.model_construct(
             name=self.launcher,

@@ -241,6 +241,20 @@ def test_a_slurm_launcher_without_its_partition_is_refused(env: Path, tmp_path: 
         load_settings(path)
 
 
+def test_a_slurm_target_is_estimated_on_its_partitions_gpus(env: Path, tmp_path: Path) -> None:
+    path = tmp_path / "mixed.toml"
+    path.write_text(
+        '[energy]\nhardware = "RTX-4090"\n'
+        '[slurm]\npartition = "gpu"\n[slurm.partitions.gpu]\ngpus = 8\ngpu_model = "A100-SXM"\n'
+        '[[targets]]\nname = "box"\nzone = "DE"\ngpus = 1\n'
+        '[[targets]]\nname = "cluster"\nzone = "FR"\ngpus = 8\nkind = "slurm"\n'
+        '[[targets]]\nname = "own"\nzone = "FR"\ngpus = 1\nhardware = "H100-SXM"\n'
+    )
+    hardware = {t.name: t.hardware for t in load_settings(path).launch_targets()}
+    # the box: None, planned on [energy] hardware; the cluster: its partition's GPUs
+    assert hardware == {"box": None, "cluster": "A100-SXM", "own": "H100-SXM"}
+
+
 def test_the_factory_builds_the_launcher_the_settings_name(env: Path) -> None:
     from gridwait.workers.launchers.factory import make_launcher
     from gridwait.workers.launchers.local import LocalLauncher

@@ -95,10 +95,13 @@ def submit(
     from gridwait.store.jobs import add_job
 
     sub = replace(sub, spec=owner_for(actor, sub.spec))
-    lab = deps.settings.gpu_capacity
+    # a job runs on one launch target: the largest one bounds it (the only one: this box
+    # or the Slurm partition)
+    lab = max(t.gpus for t in deps.settings.launch_targets())
     if sub.spec.gpus > lab:
+        where = " on any one target" if deps.settings.several_targets else ""
         raise SpecError(
-            f"gpus: the lab lends gridwait {lab} GPU(s); this job asks for {sub.spec.gpus}"
+            f"gpus: the lab lends gridwait {lab} GPU(s){where}; this job asks for {sub.spec.gpus}"
         )
     est, note = estimate_submission(deps, sub, progress=progress)
     with deps.store().write() as session:

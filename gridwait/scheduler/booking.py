@@ -3,7 +3,8 @@
 With such a launcher (`submits_ahead`) the service sets no start timers: every re-plan
 books each placed job that has no live run yet (a `claimed` run, its own token, the
 engine's job with its begin time), moves the engine's begin time when the plan moved,
-and withdraws a booking whose job is no longer planned. The engine starts the worker;
+and withdraws a booking whose job is no longer planned, or now planned on another
+launch target (a local box beside the cluster). The engine starts the worker;
 the worker's `start` makes the job running. While the engine holds a booked run, its
 lease is renewed here: a busy cluster starting it late is not a lost worker.
 """
@@ -52,6 +53,7 @@ class Bookings:
         """Book, move and withdraw so that the engine's queue matches the plan; `ours(target
         name)` says which placements and runs are this engine's (with several launch
         targets, the others are another launcher's)."""
+        elsewhere = {p.job_id: p for p in placements if not ours(p.target)}
         placements = [p for p in placements if ours(p.target)]
         with self.store.read() as session:
             claimed = runs_in(session, (RunState.CLAIMED,))
@@ -59,8 +61,18 @@ class Bookings:
             states = {job_id: get_job(session, job_id).state for job_id in booked}
         placed = {p.job_id for p in placements}
         for job_id, run in booked.items():
-            if job_id not in placed and states[job_id] in UNPLANNED:
+            if job_id in placed:
+                continue
+            if states[job_id] in UNPLANNED:
                 self._withdraw(run, f"job {job_id} is {states[job_id]}: booking withdrawn")
+            elif job_id in elsewhere and states[job_id] == JobState.PLANNED:
+                # re-planned onto another target (its start timer runs it there): left
+                # booked, the engine would start it a second time
+                moved = elsewhere[job_id]
+                self._withdraw(
+                    run,
+                    f"job {job_id} re-planned on {moved.target} ({moved.zone}): booking withdrawn",
+                )
         for p in placements:
             mine = booked.get(p.job_id)
             if mine is None:

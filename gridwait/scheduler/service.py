@@ -240,6 +240,12 @@ class Service:
         if job is None or job.state != JobState.PLANNED:
             return
         target = target_of(self.settings, job.plan_target)
+        booked = next((r.id for r in live if r.job_id == job_id), None)
+        if target.name in self.ahead or booked is not None:
+            # planned on the cluster since (booked there), or its booking there is not
+            # withdrawn yet (the next poll does, and sets this timer again): never twice
+            log.info("job %d: not started here (booked ahead: run %s)", job_id, booked)
+            return
         live = [r for r in live if target_of(self.settings, r.target).name == target.name]
         cpu_jobs = sum(1 for r in live if not r.gpu_ids)
         gpus = self._free_gpus([r.gpu_ids for r in live], job.gpus, target.gpus)

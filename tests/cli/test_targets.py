@@ -46,6 +46,24 @@ def test_plan_shows_the_target_zone_and_why(cli: Cli, env: Path, spec_file: Path
     assert "cluster (FR): box (DE) " in " ".join(table.out.split())
 
 
+def test_a_job_may_ask_for_the_gpus_of_its_largest_target(
+    cli: Cli, env: Path, spec_file: Path
+) -> None:
+    configure(TWO)  # [scheduler] gpus is 1; the box lends 1, the cluster 2
+    body = spec_file.read_text()
+    spec_file.write_text("gpus = 2\n" + body)
+    assert cli("submit", spec_file).code == 0
+    [row] = json.loads(cli("plan", "--json").out)["jobs"]
+    assert row["target"] == "cluster"
+    spec_file.write_text("gpus = 3\n" + body)
+    result = cli("submit", spec_file)
+    assert result.code != 0
+    assert result.err.strip() == (
+        "error: gpus: the lab lends gridwait 2 GPU(s) on any one target; this job asks for 3"
+    )
+    assert count_rows(env) == 1
+
+
 def test_one_target_plans_as_before(cli: Cli, env: Path, spec_file: Path) -> None:
     cli("submit", spec_file)
     [row] = json.loads(cli("plan", "--json").out)["jobs"]
@@ -72,6 +90,11 @@ def test_one_target_plans_as_before(cli: Cli, env: Path, spec_file: Path) -> Non
         (
             '[[targets]]\nname = "a"\nzone = "DE"\ngpus = 1\nkind = "k8s"\n',
             "targets.0.kind: input should be 'local' or 'slurm'",
+        ),
+        (
+            '[[targets]]\nname = "a"\nzone = "DE"\ngpus = 1\nkind = "slurm"\n'
+            '[[targets]]\nname = "b"\nzone = "FR"\ngpus = 1\nkind = "slurm"\n',
+            "targets: targets 'a', 'b' are each of kind slurm, but [slurm] is one cluster",
         ),
     ],
 )

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pytest
+from sqlmodel import select
 
 from gridwait.app.actor import host_admin
 from gridwait.app.deps import Deps
@@ -30,6 +31,7 @@ from gridwait.states import JobState
 from gridwait.store.engine import Store
 from gridwait.store.jobs import add_job, events, get_job
 from gridwait.store.models import EnergySample, Run
+from gridwait.store.runs import book
 from gridwait.workers.launchers.base import Launcher, LaunchState, RunRequest, Status
 from gridwait.workers.launchers.slurm import SlurmLauncher
 from tests.conftest import T0
@@ -165,6 +167,35 @@ def test_a_dispatch_runs_on_the_targets_gpus_and_stores_where_it_ran(
     assert run is not None and (run.target, run.zone, run.handle) == ("cluster", "FR", "fake-1")
     [shown] = show(Deps(lab, clock), host_admin(), job_id).runs
     assert (shown.target, shown.zone) == ("cluster", "FR")
+
+
+def test_a_job_booked_on_the_cluster_is_never_started_by_a_box_timer(
+    tmp_path: Path, dataset: Path
+) -> None:
+    lab = settings(tmp_path, [TWO[0], {**TWO[1], "kind": "slurm"}])
+    clock = ManualClock(T0)
+    store = Store(lab.db, clock)
+    on_box, on_cluster = add(store, dataset), add(store, dataset)
+    with store.write() as session:
+        for job_id, target in ((on_box, "box"), (on_cluster, "cluster")):
+            job = get_job(session, job_id)
+            job.state, job.planned_start, job.plan_target = JobState.PLANNED, T0, target
+            session.add(job)
+        # re-planned onto the box while its Slurm booking is still there (not withdrawn)
+        run = book(session, on_box, T0, T0 + H, None)
+        assert run is not None
+        run.target, run.handle = "cluster", "4242"
+        session.add(run)
+    recorder = Recorder()
+    service = Service(lab, clock, store, ProfileProvider(), recorder)
+    assert service.ahead == {"cluster"}
+    service.dispatch(on_box, T0)
+    service.dispatch(on_cluster, T0)  # a stale timer: the cluster books it, never dispatch
+    assert recorder.started == []
+    with store.read() as session:
+        assert get_job(session, on_box).state == get_job(session, on_cluster).state
+        assert get_job(session, on_box).state == JobState.PLANNED
+        assert [r.job_id for r in session.exec(select(Run))] == [on_box]
 
 
 def with_samples(store: Store, run_id: int, zone: str | None) -> None:

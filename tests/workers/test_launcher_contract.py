@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from gridwait.config import PartitionSettings, SlurmSettings
 from gridwait.errors import LaunchError
+from gridwait.slurm_settings import PartitionSettings, SlurmSettings
 from gridwait.workers.launchers.base import Launcher, LaunchState, RunRequest, Status
 from gridwait.workers.launchers.local import LocalLauncher
 from gridwait.workers.launchers.slurm import SlurmLauncher

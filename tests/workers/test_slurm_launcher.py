@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from gridwait.config import PartitionSettings, SlurmSettings
 from gridwait.errors import ConfigError, LaunchError
+from gridwait.slurm_settings import PartitionSettings, SlurmSettings
 from gridwait.workers.launchers.slurm import SlurmLauncher
 from gridwait.workers.launchers.slurm_cli import gres_gpus
 

@@ -15,8 +15,8 @@ import shlex
 import time
 from datetime import datetime, timedelta
 
-from gridwait.config import SlurmSettings
 from gridwait.errors import LaunchError
+from gridwait.slurm_settings import SlurmSettings
 from gridwait.workers.launchers.base import Launcher, LaunchState, RunRequest, Status
 from gridwait.workers.launchers.slurm_cli import SlurmCli, Submission
 

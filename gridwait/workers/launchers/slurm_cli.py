@@ -32,8 +32,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from gridwait.config import SlurmSettings
 from gridwait.errors import SlurmError
+from gridwait.slurm_settings import SlurmSettings
 from gridwait.states import RunState
 from gridwait.workers.launchers.base import LaunchState, Status
 
