@@ -33,7 +33,7 @@ import numpy as np
 
 from gridwait.errors import ProviderNoData, TraceError
 from gridwait.grid.base import IntensityProvider
-from gridwait.grid.corrector import METHOD, CorrectorSettings, RollingCorrector
+from gridwait.grid.corrector import METHODS, CorrectorSettings, RollingCorrector
 from gridwait.grid.series import FloatArray, IntensitySeries, Signal
 
 TIME_COLUMNS = (
@@ -288,6 +288,7 @@ class TraceProvider(IntensityProvider):
                 self._forecast,
                 corrector or CorrectorSettings(),
                 refit=max(1, round(DAY / trace.resolution)),  # once a day, as fits cost
+                day=max(1, round(DAY / trace.resolution)),
             )
             if mode.startswith(CORRECTED) and self._forecast is not None
             else None
@@ -343,7 +344,7 @@ class TraceProvider(IntensityProvider):
             values=np.clip(fixed.quantile[skip:], 0.0, None),
             lower=np.clip(fixed.lower[skip:], 0.0, None),
             upper=np.clip(fixed.upper[skip:], 0.0, None),
-            note=f"{series.note}; {METHOD}; band {settings.band:.0%}, planned at quantile"
+            note=f"{series.note}; {METHODS[settings.method]}; band {settings.band:.0%}, planned at quantile"
             f" {settings.risk_quantile:g}",
         )
 
