@@ -203,10 +203,7 @@ class RollingCorrector:
         cut = known - known % self.refit
         fitted = self._stacked.get(cut)
         if fitted is None:
-            s = self.settings
-            fitted = stacked.fit_stacked(
-                self.actual, self.forecast, cut, s.window, s.leads, self.day, s.band, s.min_pairs
-            )
+            fitted = stacked.fit_stacked(self.actual, self.forecast, cut, self.day, self.settings)
             self._stacked[cut] = fitted
         return fitted
 

@@ -17,10 +17,14 @@ count (or the refit's `cut`) passed in.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from gridwait.grid.series import FloatArray
+
+if TYPE_CHECKING:  # corrector.py imports this module
+    from gridwait.grid.corrector import CorrectorSettings
 
 METHOD = (
     "stacked per-lead least squares of forecast, latest error and same-hour actual,"
@@ -71,18 +75,17 @@ def _terms(
 
 
 def fit_stacked(
-    actual: FloatArray,
-    forecast: FloatArray,
-    cut: int,
-    window: int,
-    leads: int,
-    day: int,
-    band: float,
-    min_pairs: int,
+    actual: FloatArray, forecast: FloatArray, cut: int, day: int, settings: CorrectorSettings
 ) -> StackedModel:
     """Weights per lead from the pairs whose target lies in [cut - window, cut). A lead
     with fewer than `min_pairs` complete pairs keeps the raw forecast (w1 = 1) and a zero
     band."""
+    window, leads, band, min_pairs = (
+        settings.window,
+        settings.leads,
+        settings.band,
+        settings.min_pairs,
+    )
     weights = np.zeros((leads, TERMS))
     weights[:, 1] = 1.0
     lower, median, upper = np.zeros(leads), np.zeros(leads), np.zeros(leads)

@@ -344,8 +344,8 @@ class TraceProvider(IntensityProvider):
             values=np.clip(fixed.quantile[skip:], 0.0, None),
             lower=np.clip(fixed.lower[skip:], 0.0, None),
             upper=np.clip(fixed.upper[skip:], 0.0, None),
-            note=f"{series.note}; {METHODS[settings.method]}; band {settings.band:.0%}, planned at quantile"
-            f" {settings.risk_quantile:g}",
+            note=f"{series.note}; {METHODS[settings.method]}; band {settings.band:.0%},"
+            f" planned at quantile {settings.risk_quantile:g}",
         )
 
     def _persistence(self, issued: datetime, end: datetime) -> FloatArray:

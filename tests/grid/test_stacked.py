@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from gridwait.grid.corrector import CorrectorSettings
 from gridwait.grid.series import FloatArray
-from gridwait.grid.stacked import fit_stacked, naive_index, predict_stacked
+from gridwait.grid.stacked import StackedModel, fit_stacked, naive_index, predict_stacked
 
 DAY = 24
 PHI = 0.8
@@ -30,8 +31,9 @@ def series(n: int = 90 * DAY, seed: int = 3) -> tuple[FloatArray, FloatArray]:
     return forecast + ar1(n, PHI, 10.0, rng), forecast
 
 
-def fit(actual: FloatArray, forecast: FloatArray, cut: int, leads: int = 6):  # type: ignore[no-untyped-def]
-    return fit_stacked(actual, forecast, cut, 60 * DAY, leads, DAY, 0.8, 48)
+def fit(actual: FloatArray, forecast: FloatArray, cut: int, leads: int = 6) -> StackedModel:
+    settings = CorrectorSettings(window=60 * DAY, leads=leads, band=0.8, min_pairs=48)
+    return fit_stacked(actual, forecast, cut, DAY, settings)
 
 
 def test_it_recovers_the_weights_of_an_ar1_forecast_error() -> None:
@@ -59,7 +61,9 @@ def test_it_leans_on_yesterday_where_the_forecast_knows_nothing() -> None:
     values, _ = predict_stacked(actual, flat, n - DAY, n, model, DAY) or (None, None)
     assert values is not None
     truth = actual[n - DAY :]
-    assert np.sqrt(np.mean((values - truth) ** 2)) < 0.3 * np.sqrt(np.mean((flat[-DAY:] - truth) ** 2))
+    assert np.sqrt(np.mean((values - truth) ** 2)) < 0.3 * np.sqrt(
+        np.mean((flat[-DAY:] - truth) ** 2)
+    )
 
 
 def test_the_seasonal_term_only_looks_at_known_days() -> None:
