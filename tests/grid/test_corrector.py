@@ -3,6 +3,8 @@ trace through the trace provider's `corrected:` modes."""
 
 from __future__ import annotations
 
+import math
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
@@ -180,3 +182,25 @@ def test_a_plan_says_it_used_a_corrected_forecast_and_its_band(dacf) -> None:  #
     width = float(np.mean(fixed.upper - fixed.lower))
     assert f"corrected from its own errors, band {width:.0f} gCO2eq/kWh" in describe(fixed, None)
     assert "corrected" not in describe(raw, None)
+
+
+def test_a_corrected_day_ahead_forecast_never_reads_an_actual_after_its_issue_time(dacf) -> None:  # type: ignore[no-untyped-def]
+    now = datetime(2021, 9, 3, 10, 30, tzinfo=UTC)
+    mode = "corrected:column:carbon_from_src_forecasts"
+    clean = TraceProvider(dacf, mode).forecast("DE", now, now + timedelta(hours=36))
+    after = math.ceil(dacf.index(now))  # the period holding `now` has not ended yet
+    for poison in (np.nan, 1e6):
+        actual = dacf.actual.copy()
+        actual[after - 1 :] = poison
+        poisoned = replace(dacf, actual=actual)
+        again = TraceProvider(poisoned, mode).forecast("DE", now, now + timedelta(hours=36))
+        assert again.values.tolist() == clean.values.tolist()
+        assert again.lower is not None and clean.lower is not None
+        assert again.lower.tolist() == clean.lower.tolist()
+    # and the last period that HAS ended is read: poisoning it changes the numbers
+    actual = dacf.actual.copy()
+    actual[after - 2] = 1e6
+    moved = TraceProvider(replace(dacf, actual=actual), mode).forecast(
+        "DE", now, now + timedelta(hours=36)
+    )
+    assert moved.values.tolist() != clean.values.tolist()
