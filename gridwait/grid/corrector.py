@@ -48,9 +48,6 @@ class CorrectorSettings:
     and the same-hour actual of the latest known day (grid/stacked.py); `persistence`:
     forecast + intercept + decay x the latest error (this module). Stacked captured more
     of the oracle's saving on the DACF traces (benchmarks/README.md)."""
-    blend_leads: int = 12
-    """Leads the stacked method blends (periods); past them it keeps the forecast as
-    published, with the band of the last blended lead."""
 
 
 @dataclass(frozen=True)

@@ -82,7 +82,7 @@ def fit_stacked(
     band."""
     window, leads, band, min_pairs = (
         settings.window,
-        settings.blend_leads,
+        settings.leads,
         settings.band,
         settings.min_pairs,
     )
@@ -111,10 +111,8 @@ def predict_stacked(
     actual: FloatArray, forecast: FloatArray, known: int, end: int, model: StackedModel, day: int
 ) -> tuple[FloatArray, np.ndarray] | None:
     """The blended values for periods [known, end) and each one's row in the model (its
-    lead, capped at the last fitted: its band stands for the later leads too), from the
-    latest period before `known` with both an actual and a forecast; past the fitted leads
-    the forecast itself. None when there is no such period. Reads `actual` only before
-    `known`."""
+    lead, capped at the last fitted), from the latest period before `known` with both an
+    actual and a forecast; None when there is none. Reads `actual` only before `known`."""
     seen = actual[:known] - forecast[:known]
     finite = np.flatnonzero(~np.isnan(seen))
     if finite.size == 0:
@@ -124,7 +122,4 @@ def predict_stacked(
     row = np.minimum(target - last, model.leads) - 1
     x = _terms(actual[:known], forecast, np.full(len(target), last), target, day)
     values: FloatArray = (model.weights[row] * x).sum(axis=1)
-    # past the blended leads the forecast stands as published (the recent errors say
-    # nothing there; a blend would only move its level against the hours around it)
-    values = np.where(target - last > model.leads, forecast[target], values)
     return values, row

@@ -32,7 +32,7 @@ def series(n: int = 90 * DAY, seed: int = 3) -> tuple[FloatArray, FloatArray]:
 
 
 def fit(actual: FloatArray, forecast: FloatArray, cut: int, leads: int = 6) -> StackedModel:
-    settings = CorrectorSettings(window=60 * DAY, blend_leads=leads, band=0.8, min_pairs=48)
+    settings = CorrectorSettings(window=60 * DAY, leads=leads, band=0.8, min_pairs=48)
     return fit_stacked(actual, forecast, cut, DAY, settings)
 
 
@@ -56,7 +56,7 @@ def test_it_leans_on_yesterday_where_the_forecast_knows_nothing() -> None:
     hours = np.arange(n)
     actual = 300 + 80 * np.sin(2 * np.pi * hours / DAY) + rng.normal(0, 5, n)
     flat = np.full(n, 300.0) + rng.normal(0, 1, n)  # a forecast blind to the daily shape
-    model = fit(actual, flat, n, leads=DAY)
+    model = fit(actual, flat, n)
     assert model.weights[2, 3] > 0.8  # the same hour of the latest known day carries it
     values, _ = predict_stacked(actual, flat, n - DAY, n, model, DAY) or (None, None)
     assert values is not None
@@ -101,16 +101,3 @@ def test_no_known_actual_means_no_prediction_and_too_few_pairs_mean_the_raw_fore
     model = fit(blind, forecast, 5 * DAY)
     assert model.weights[:, 1].tolist() == [1.0] * 6 and not model.weights[:, [0, 2, 3]].any()
     assert predict_stacked(blind, forecast, 5 * DAY, 6 * DAY, model, DAY) is None
-
-
-def test_past_the_blended_leads_the_forecast_stands_as_published() -> None:
-    actual, forecast = series()
-    known = 50 * DAY
-    model = fit(actual, forecast, known, leads=6)
-    got = predict_stacked(actual, forecast, known, known + 12, model, DAY)
-    assert got is not None
-    values, row = got
-    # the latest known period is known - 1: leads 1..6 are blended, 7..12 are not
-    assert values[6:].tolist() == forecast[known + 6 : known + 12].tolist()
-    assert values[:6].tolist() != forecast[known : known + 6].tolist()
-    assert row.tolist() == [0, 1, 2, 3, 4, 5, 5, 5, 5, 5, 5, 5]
