@@ -1,5 +1,6 @@
 """Correcting a forecast from its own recent errors: error persistence with a fitted decay
-per lead, and an empirical band per lead.
+per lead (this module) or the stacked blend of grid/stacked.py (the default, measured
+better on the DACF backtests), and an empirical band per lead.
 
 The error of a forecast is e = actual - forecast, in gCO2eq/kWh. Day-ahead errors are
 strongly autocorrelated (lag-1 0.73-0.94 on the DACF traces), so the latest known error
@@ -17,12 +18,15 @@ by then). Nothing here reads a clock or an actual later than the `known` count p
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
+from gridwait.grid import stacked
 from gridwait.grid.series import FloatArray
 
 METHOD = "error persistence, per-lead least squares, empirical residual quantiles"
+METHODS = {"persistence": METHOD, "stacked": stacked.METHOD}
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,11 @@ class CorrectorSettings:
     """The value to plan on: this quantile of the corrected forecast's error distribution,
     linearly between the band's edges and the median (0.5: the median; higher plans on
     dirtier hours where the forecast is less sure, so a wait must promise more)."""
+    method: Literal["stacked", "persistence"] = "stacked"
+    """`stacked`: per lead, least squares of the actual on the forecast, the latest error
+    and the same-hour actual of the latest known day (grid/stacked.py); `persistence`:
+    forecast + intercept + decay x the latest error (this module). Stacked captured more
+    of the oracle's saving on the DACF traces (benchmarks/README.md)."""
 
 
 @dataclass(frozen=True)
@@ -126,18 +135,29 @@ def correct(
     lead = np.arange(known, len(forecast)) - last
     i = model.at(lead)
     values = future + model.intercept[i] + model.decay[i] * errors[last]
-    shift = _quantile_shift(model, i, settings.risk_quantile, settings.band)
-    return Corrected(values, values + model.lower[i], values + model.upper[i], values + shift)
+    return _banded(values, model.lower[i], model.median[i], model.upper[i], settings)
+
+
+def _banded(
+    values: FloatArray,
+    lower: FloatArray,
+    median: FloatArray,
+    upper: FloatArray,
+    settings: CorrectorSettings,
+) -> Corrected:
+    """`values` with the residual quantiles of their leads added."""
+    shift = _quantile_shift(lower, median, upper, settings.risk_quantile, settings.band)
+    return Corrected(values, values + lower, values + upper, values + shift)
 
 
 def _quantile_shift(
-    model: ErrorModel, i: np.ndarray, risk_quantile: float, band: float
+    lower: FloatArray, median: FloatArray, upper: FloatArray, risk_quantile: float, band: float
 ) -> FloatArray:
     """Residual quantile `risk_quantile` at each lead, interpolated between the fitted
     quantiles (median, band edges) and held beyond them."""
     tail = (1 - band) / 2
     points = np.array([tail, 0.5, 1 - tail])
-    table = np.stack([model.lower[i], model.median[i], model.upper[i]])
+    table = np.stack([lower, median, upper])
     q = min(max(risk_quantile, tail), 1 - tail)
     j = 0 if q <= 0.5 else 1
     w = (q - points[j]) / (points[j + 1] - points[j])
@@ -148,7 +168,8 @@ def _quantile_shift(
 class RollingCorrector:
     """Corrections of one forecast array against one actual array on the same grid, the
     model refitted every `refit` periods on the errors known at that refit (a backtest's
-    polls ask for many cuts; the fits are the cost)."""
+    polls ask for many cuts; the fits are the cost). `day`: periods in a day (the stacked
+    method's same-hour term)."""
 
     def __init__(
         self,
@@ -156,12 +177,15 @@ class RollingCorrector:
         forecast: FloatArray,
         settings: CorrectorSettings,
         refit: int = 24,
+        day: int = 24,
     ) -> None:
         self.actual = actual
         self.forecast = forecast
         self.settings = settings
         self.refit = refit
+        self.day = day
         self._fits: dict[int, ErrorModel] = {}
+        self._stacked: dict[int, stacked.StackedModel] = {}
 
     def model(self, known: int) -> ErrorModel:
         """The model of the last refit at or before `known` periods."""
@@ -174,8 +198,29 @@ class RollingCorrector:
             self._fits[cut] = fitted
         return fitted
 
+    def stacked_model(self, known: int) -> stacked.StackedModel:
+        """The stacked weights of the last refit at or before `known` periods."""
+        cut = known - known % self.refit
+        fitted = self._stacked.get(cut)
+        if fitted is None:
+            fitted = stacked.fit_stacked(self.actual, self.forecast, cut, self.day, self.settings)
+            self._stacked[cut] = fitted
+        return fitted
+
     def at(self, known: int, end: int) -> Corrected:
         """The corrected forecast for periods [known, end), knowing actuals before `known`."""
+        if self.settings.method == "stacked":
+            model = self.stacked_model(known)
+            got = stacked.predict_stacked(
+                self.actual[:known], self.forecast, known, end, model, self.day
+            )
+            if got is None:
+                raw = self.forecast[known:end].copy()
+                return Corrected(raw, raw.copy(), raw.copy(), raw.copy())
+            values, row = got
+            return _banded(
+                values, model.lower[row], model.median[row], model.upper[row], self.settings
+            )
         first = max(0, known - self.settings.window)
         return correct(
             self.actual[first:known],

@@ -33,7 +33,7 @@ import numpy as np
 
 from gridwait.errors import ProviderNoData, TraceError
 from gridwait.grid.base import IntensityProvider
-from gridwait.grid.corrector import METHOD, CorrectorSettings, RollingCorrector
+from gridwait.grid.corrector import METHODS, CorrectorSettings, RollingCorrector
 from gridwait.grid.series import FloatArray, IntensitySeries, Signal
 
 TIME_COLUMNS = (
@@ -289,6 +289,7 @@ class TraceProvider(IntensityProvider):
                 # the median: the planner applies the risk quantile (planner/signal.py)
                 replace(corrector or CorrectorSettings(), risk_quantile=0.5),
                 refit=max(1, round(DAY / trace.resolution)),  # once a day, as fits cost
+                day=max(1, round(DAY / trace.resolution)),
             )
             if mode.startswith(CORRECTED) and self._forecast is not None
             else None
@@ -346,7 +347,7 @@ class TraceProvider(IntensityProvider):
             upper=np.clip(fixed.upper[skip:], 0.0, None),
             band=settings.band,
             correction="corrected from its own errors",
-            note=f"{series.note}; {METHOD}; band {settings.band:.0%}",
+            note=f"{series.note}; {METHODS[settings.method]}; band {settings.band:.0%}",
         )
 
     def _persistence(self, issued: datetime, end: datetime) -> FloatArray:

@@ -3,13 +3,17 @@ trace through the trace provider's `corrected:` modes."""
 
 from __future__ import annotations
 
+import math
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 import numpy as np
 import pytest
 
 from gridwait.errors import TraceError
 from gridwait.grid.corrector import (
+    METHODS,
     Corrected,
     CorrectorSettings,
     RollingCorrector,
@@ -37,9 +41,11 @@ def ar1(n: int, phi: float, seed: int) -> FloatArray:
 
 
 def synthetic(n: int = 60 * 24, seed: int = 1) -> tuple[FloatArray, FloatArray]:
-    """A daily actual and a forecast whose error (actual - forecast) is AR(1)."""
+    """A daily actual with slow weather on top (so yesterday does not repeat exactly) and a
+    forecast whose error (actual - forecast) is AR(1)."""
     hours = np.arange(n)
-    actual = 300 + 80 * np.sin(2 * np.pi * hours / 24)
+    weather = 3 * ar1(n, 0.97, seed + 100)
+    actual = 300 + 80 * np.sin(2 * np.pi * hours / 24) + weather
     return actual, actual - ar1(n, PHI, seed)
 
 
@@ -56,9 +62,12 @@ def test_fit_recovers_the_decay_of_an_ar1_error() -> None:
     assert width[0] == pytest.approx(2 * 1.2816 * SIGMA, rel=0.15)  # N(0, sigma)'s 10-90 %
 
 
-def test_correction_beats_the_raw_forecast_and_the_band_covers_what_it_says() -> None:
+@pytest.mark.parametrize("method", ["stacked", "persistence"])
+def test_correction_beats_the_raw_forecast_and_the_band_covers_what_it_says(
+    method: Literal["stacked", "persistence"],
+) -> None:
     actual, forecast = synthetic(n=120 * 24, seed=2)
-    rolling = RollingCorrector(actual, forecast, CorrectorSettings(leads=12))
+    rolling = RollingCorrector(actual, forecast, CorrectorSettings(leads=12, method=method))
     raw_se, fixed_se, inside, count = np.zeros(12), np.zeros(12), 0, 0
     for known in range(30 * 24, len(actual) - 12, 5):
         fixed = rolling.at(known, known + 12)
@@ -72,16 +81,20 @@ def test_correction_beats_the_raw_forecast_and_the_band_covers_what_it_says() ->
     assert inside / count == pytest.approx(0.8, abs=0.04)  # out of sample
 
 
-def test_the_corrector_never_reads_an_actual_after_now() -> None:
+@pytest.mark.parametrize("method", ["stacked", "persistence"])
+def test_the_corrector_never_reads_an_actual_after_now(
+    method: Literal["stacked", "persistence"],
+) -> None:
     actual, forecast = synthetic()
     known = 40 * 24 + 7
-    clean = RollingCorrector(actual, forecast, CorrectorSettings()).at(known, known + 48)
+    settings = CorrectorSettings(method=method)
+    clean = RollingCorrector(actual, forecast, settings).at(known, known + 48)
     model = fit_errors(errors_until(actual, forecast, known), CorrectorSettings())
     direct = correct(actual, forecast, known, model, CorrectorSettings())
     for poison in (np.nan, 1e9, -5.0):
         poisoned = actual.copy()
         poisoned[known:] = poison
-        again = RollingCorrector(poisoned, forecast, CorrectorSettings()).at(known, known + 48)
+        again = RollingCorrector(poisoned, forecast, settings).at(known, known + 48)
         refit = fit_errors(errors_until(poisoned, forecast, known), CorrectorSettings())
         for name in ("values", "lower", "upper", "quantile"):
             assert getattr(again, name).tolist() == getattr(clean, name).tolist()
@@ -148,7 +161,7 @@ def test_corrected_mode_on_a_real_trace(dacf) -> None:  # type: ignore[no-untype
     assert fixed.lower is not None and fixed.upper is not None
     assert (fixed.lower <= fixed.values).all() and (fixed.values <= fixed.upper).all()
     assert fixed.values.tolist() != raw.values.tolist()
-    assert "error persistence" in (fixed.note or "")
+    assert METHODS["stacked"] in (fixed.note or "")
     sliced = fixed.slice(now + timedelta(hours=2), now + timedelta(hours=5))
     assert sliced.lower is not None and len(sliced.lower) == len(sliced)
 
@@ -169,3 +182,25 @@ def test_a_plan_says_it_used_a_corrected_forecast_and_its_band(dacf) -> None:  #
     width = float(np.mean(fixed.upper - fixed.lower))
     assert f"corrected from its own errors, band {width:.0f} gCO2eq/kWh" in describe(fixed, None)
     assert "corrected" not in describe(raw, None)
+
+
+def test_a_corrected_day_ahead_forecast_never_reads_an_actual_after_its_issue_time(dacf) -> None:  # type: ignore[no-untyped-def]
+    now = datetime(2021, 9, 3, 10, 30, tzinfo=UTC)
+    mode = "corrected:column:carbon_from_src_forecasts"
+    clean = TraceProvider(dacf, mode).forecast("DE", now, now + timedelta(hours=36))
+    after = math.ceil(dacf.index(now))  # the period holding `now` has not ended yet
+    for poison in (np.nan, 1e6):
+        actual = dacf.actual.copy()
+        actual[after - 1 :] = poison
+        poisoned = replace(dacf, actual=actual)
+        again = TraceProvider(poisoned, mode).forecast("DE", now, now + timedelta(hours=36))
+        assert again.values.tolist() == clean.values.tolist()
+        assert again.lower is not None and clean.lower is not None
+        assert again.lower.tolist() == clean.lower.tolist()
+    # and the last period that HAS ended is read: poisoning it changes the numbers
+    actual = dacf.actual.copy()
+    actual[after - 2] = 1e6
+    moved = TraceProvider(replace(dacf, actual=actual), mode).forecast(
+        "DE", now, now + timedelta(hours=36)
+    )
+    assert moved.values.tolist() != clean.values.tolist()
