@@ -71,10 +71,10 @@ class GridSettings(_Section):
     """The signal runs are accounted and reported on, when it differs from the one planned
     on (`provider`): e.g. plan on WattTime's marginal, report Electricity Maps' average.
     Both are stored per run. Default: the planning provider."""
-    forecast_correction: Literal["off", "persistence"] = "off"
-    """`persistence`: the service and `plan` plan on the forecast corrected from its own
-    recent errors (error persistence per lead, fitted on the stored forecasts and actuals
-    of the last 28 days; grid/live_correction.py), `forecast` shows it beside the raw one.
+    forecast_correction: Literal["off", "persistence", "stacked"] = "off"
+    """The service and `plan` plan on the forecast corrected from its own recent errors,
+    fitted per lead on the stored forecasts and actuals of the last 28 days (the methods
+    of grid/corrector.py; grid/live_correction.py); `forecast` shows it beside the raw one.
     With too little stored history the raw forecast is used, and the plan says so."""
     risk_quantile: float = Field(0.5, ge=0.5, le=0.9)
     """The risk rule: a corrected forecast is planned on this quantile of each hour's

@@ -43,8 +43,8 @@ def forecast(
     series = chain.forecast(zone, now, now + timedelta(hours=hours))
     grid = deps.settings.grid
     corrected = (
-        correct_live(deps.store(), chain, series, now)
-        if grid.forecast_correction == "persistence"
+        correct_live(deps.store(), chain, series, now, grid.forecast_correction)
+        if grid.forecast_correction != "off"
         else series
     )
     planned = at_risk(corrected, grid.risk_quantile)  # what the planner would rank

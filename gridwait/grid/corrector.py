@@ -27,6 +27,7 @@ from gridwait.grid.series import FloatArray
 
 METHOD = "error persistence, per-lead least squares, empirical residual quantiles"
 METHODS = {"persistence": METHOD, "stacked": stacked.METHOD}
+Method = Literal["stacked", "persistence"]
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class CorrectorSettings:
     """The value to plan on: this quantile of the corrected forecast's error distribution,
     linearly between the band's edges and the median (0.5: the median; higher plans on
     dirtier hours where the forecast is less sure, so a wait must promise more)."""
-    method: Literal["stacked", "persistence"] = "stacked"
+    method: Method = "stacked"
     """`stacked`: per lead, least squares of the actual on the forecast, the latest error
     and the same-hour actual of the latest known day (grid/stacked.py); `persistence`:
     forecast + intercept + decay x the latest error (this module). Stacked captured more

@@ -21,7 +21,7 @@ import numpy as np
 from gridwait.errors import ProviderError
 from gridwait.grid.base import IntensityProvider
 from gridwait.grid.chain import to_rows
-from gridwait.grid.corrector import CorrectorSettings, correct, fit_errors
+from gridwait.grid.corrector import CorrectorSettings, Method, RollingCorrector
 from gridwait.grid.series import FloatArray, IntensitySeries
 from gridwait.store.engine import Store
 from gridwait.store.intensity import save_points
@@ -42,9 +42,16 @@ MIN_HISTORY = timedelta(hours=48)
 """Fewer (error, next error) pairs than this much time gives: the raw forecast."""
 
 
-def settings_for(resolution: timedelta) -> CorrectorSettings:
+NAMES: dict[Method, str] = {
+    "persistence": "error persistence",
+    "stacked": "stacked: forecast, latest error, same-hour actual",
+}
+
+
+def settings_for(resolution: timedelta, method: Method = "persistence") -> CorrectorSettings:
     """The corrector's settings in periods of `resolution` (an hour: its defaults)."""
     return CorrectorSettings(
+        method=method,
         window=max(1, round(HISTORY / resolution)),
         leads=max(1, round(LEADS / resolution)),
         min_pairs=max(2, round(MIN_HISTORY / resolution)),
@@ -53,7 +60,11 @@ def settings_for(resolution: timedelta) -> CorrectorSettings:
 
 
 def correct_live(
-    store: Store, provider: IntensityProvider, raw: IntensitySeries, now: datetime
+    store: Store,
+    provider: IntensityProvider,
+    raw: IntensitySeries,
+    now: datetime,
+    method: Method = "persistence",
 ) -> IntensitySeries:
     """`raw` (the provider's newest forecast, from the period holding `now`) corrected
     from the stored history known at `now`, with its band; `raw` itself, with the reason
@@ -61,7 +72,7 @@ def correct_live(
     is returned as it is: its errors are not the provider's."""
     if raw.fallback or raw.kind != "forecast" or not len(raw):
         return raw
-    settings = settings_for(raw.resolution)
+    settings = settings_for(raw.resolution, method)
     with store.write() as session:  # this forecast is history for the next passes
         insert_new_points(session, to_rows(raw, now))
     _fetch_actuals(store, provider, raw, now, settings)
@@ -77,14 +88,16 @@ def correct_live(
             " stored forecasts and actuals)"
         )
         return replace(raw, correction=why)
-    fixed = correct(actual, forecast, known, fit_errors(errors, settings), settings)
+    day = max(1, round(timedelta(days=1) / raw.resolution))
+    corrector = RollingCorrector(actual, forecast, settings, refit=1, day=day)
+    fixed = corrector.at(known, known + len(raw))
     return replace(
         raw,
         values=np.clip(fixed.quantile, 0.0, None),
         lower=np.clip(fixed.lower, 0.0, None),
         upper=np.clip(fixed.upper, 0.0, None),
         band=settings.band,
-        correction=f"corrected forecast (error persistence, {HISTORY.days} d of stored"
+        correction=f"corrected forecast ({NAMES[method]}, {HISTORY.days} d of stored"
         f" history, {pairs} error pairs)",
     )
 

@@ -124,8 +124,9 @@ def plan_queue(
     forecasts: dict[str, IntensitySeries] = {}
     for zone in dict.fromkeys(t.zone for t in targets):
         forecasts[zone] = zones[zone].forecast(zone, now, now + horizon)
-        if settings.grid.forecast_correction == "persistence":
-            forecasts[zone] = correct_live(store, zones[zone], forecasts[zone], now)
+        if settings.grid.forecast_correction != "off":
+            method = settings.grid.forecast_correction
+            forecasts[zone] = correct_live(store, zones[zone], forecasts[zone], now, method)
     fallbacks = {zone: _fallback(zone, now, last) for zone in forecasts}
     held: dict[int, str] = {}
     step = timedelta(minutes=settings.scheduler.step_minutes)

@@ -8,9 +8,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from gridwait.clock import ManualClock
-from gridwait.grid.corrector import correct, fit_errors
+from gridwait.grid.corrector import Method, RollingCorrector, correct, fit_errors
 from gridwait.grid.live_correction import correct_live, settings_for
 from gridwait.store.engine import Store
 from gridwait.store.intensity import save_points
@@ -56,6 +57,27 @@ def test_it_corrects_from_the_stored_history_as_the_corrector_does(tmp_path: Pat
     assert (live.upper - live.lower)[0] < (live.upper - live.lower)[-1]
 
 
+def test_the_stacked_method_is_the_simulations_stacked_corrector(tmp_path: Path) -> None:
+    """`forecast_correction = "stacked"` gives what `simulate`'s corrected modes plan on:
+    the stacked blend fitted on the same 28 days, from the store's history."""
+    trace, store = error_trace(), store_at(tmp_path)
+    source = provider(trace)
+    record_forecasts(store, source, START + timedelta(days=1), NOW)
+    raw = source.forecast("Z", NOW, NOW + 48 * H)
+    live = correct_live(store, source, raw, NOW, "stacked")
+
+    settings = settings_for(H, "stacked")
+    known = math.floor(trace.index(NOW))
+    first = known - settings.window
+    column = trace.columns["forecast"]
+    expected = RollingCorrector(
+        trace.actual[first:known], column[first : known + len(raw)], settings, refit=1
+    ).at(settings.window, settings.window + len(raw))
+    assert live.correction is not None and "stacked" in live.correction
+    np.testing.assert_allclose(live.values, np.clip(expected.quantile, 0, None))
+    assert not np.allclose(live.values, correct_live(store, source, raw, NOW).values)
+
+
 def test_it_fetches_the_actuals_of_ended_periods_only(tmp_path: Path) -> None:
     trace, store = error_trace(), store_at(tmp_path)
     source = provider(trace)
@@ -69,13 +91,16 @@ def test_it_fetches_the_actuals_of_ended_periods_only(tmp_path: Path) -> None:
     assert count == 28 * 24 and last.startswith(f"{NOW - 1.5 * H:%Y-%m-%d %H}")
 
 
-def test_poisoned_future_actuals_and_forecasts_change_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize("method", ["persistence", "stacked"])
+def test_poisoned_future_actuals_and_forecasts_change_nothing(
+    tmp_path: Path, method: Method
+) -> None:
     """Values stored for periods after `now`, or fetched or issued after it, are not read."""
     trace, store = error_trace(), store_at(tmp_path)
     source = provider(trace)
     record_forecasts(store, source, START + timedelta(days=1), NOW)
     raw = source.forecast("Z", NOW, NOW + 48 * H)
-    before = correct_live(store, source, raw, NOW)
+    before = correct_live(store, source, raw, NOW, method)
     hour = NOW.replace(minute=0)
     row = {"provider": "trace", "zone": "Z", "signal": "average", "resolution_s": 3600}
     # actuals of the period holding now and later ones, as if stored already
@@ -96,7 +121,7 @@ def test_poisoned_future_actuals_and_forecasts_change_nothing(tmp_path: Path) ->
         p.update(value=4999.0, fetched_at=p.get("fetched_at", hour + 2 * H))
     with store.write() as session:
         save_points(session, poison)
-    after = correct_live(store, source, raw, NOW)
+    after = correct_live(store, source, raw, NOW, method)
     assert after.band is not None and before.lower is not None and after.lower is not None
     np.testing.assert_array_equal(after.values, before.values)
     np.testing.assert_array_equal(after.lower, before.lower)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import cast
 
 import numpy as np
 import pytest
@@ -20,6 +19,7 @@ from gridwait.store.engine import Store
 from gridwait.store.intensity import save_points
 from gridwait.store.jobs import add_job
 from gridwait.store.models import EnergySample, Run
+from gridwait.workers.launchers.local import LocalLauncher
 from tests.conftest import T0
 
 H = timedelta(hours=1)
@@ -158,7 +158,6 @@ def test_a_lost_run_keeps_its_partial_energy_and_duration(tmp_path: Path, datase
     so history shows its energy beside its emissions."""
     from gridwait.config import Settings
     from gridwait.scheduler.service import Service
-    from gridwait.workers.launchers.base import Launcher
 
     clock = ManualClock(T0 + 12 * H)
     store = Store(tmp_path / "l.db", clock)
@@ -169,7 +168,7 @@ def test_a_lost_run_keeps_its_partial_energy_and_duration(tmp_path: Path, datase
         run.state, run.pue = "running", None
         session.add(run)
     settings = Settings(db=tmp_path / "l.db", energy={"pue": 1.5})
-    service = Service(settings, clock, store, Stepped(), cast(Launcher, None))
+    service = Service(settings, clock, store, Stepped(), LocalLauncher())
     service._settle_lost(run_id, "worker exited (code -9) without reporting")
     with store.read() as session:
         lost = session.get(Run, run_id)

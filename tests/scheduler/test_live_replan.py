@@ -18,7 +18,7 @@ from gridwait.states import LIVE_RUNS, JobState
 from gridwait.store.engine import Store
 from gridwait.store.jobs import add_job, events, get_job
 from gridwait.store.runs import runs_in
-from gridwait.workers.launchers.base import Launcher
+from gridwait.workers.launchers.local import LocalLauncher
 from tests.grid.history import START, H, error_trace, provider, record_forecasts
 
 NOW = START + timedelta(days=31, hours=10, minutes=30)
@@ -50,7 +50,7 @@ def service_with_job(tmp_path: Path, dataset: Path, history_from: timedelta) -> 
         session.add(job)
         job_id = job.id or 0
     # the launcher is never reached: no start falls due while the test runs
-    return Service(settings, clock, store, source, cast(Launcher, None)), job_id
+    return Service(settings, clock, store, source, LocalLauncher()), job_id
 
 
 def test_each_poll_replans_on_the_corrected_forecast_and_starts_nothing_early(
