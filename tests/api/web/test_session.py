@@ -90,6 +90,37 @@ def test_a_form_from_another_origin_is_refused(lab: Lab) -> None:
     assert signin.status_code == 403 and COOKIE not in signin.cookies
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "null"},  # a sandboxed frame or a data: page of another site
+        {"Sec-Fetch-Site": "cross-site"},  # a browser that sent no Origin still says this
+    ],
+)
+def test_a_sign_in_posted_from_an_opaque_or_foreign_page_is_refused(
+    lab: Lab, headers: dict[str, str]
+) -> None:
+    """Sign-in has no CSRF token yet: the origin is its only guard against a page of
+    another site signing the visitor in as someone else (login CSRF)."""
+    signin = requests.post(
+        f"{lab.url}/signin",
+        data={"token": lab.tokens["root"]},
+        headers=headers,
+        allow_redirects=False,
+        timeout=30,
+    )
+    assert signin.status_code == 403 and COOKIE not in signin.cookies
+    assert "is refused" in signin.json()["detail"]
+    same = requests.post(
+        f"{lab.url}/signin",
+        data={"token": lab.tokens["root"]},
+        headers={"Origin": lab.url, "Sec-Fetch-Site": "same-origin"},
+        allow_redirects=False,
+        timeout=30,
+    )
+    assert same.status_code == 303 and COOKIE in same.cookies
+
+
 def test_a_browser_gets_an_error_page_and_a_client_a_problem(lab: Lab) -> None:
     alice = signed_in(lab, "alice")
     page = alice.get(f"{lab.url}/users", headers={"Accept": "text/html"}, timeout=30)
