@@ -32,12 +32,14 @@ def sign_in(deps: Deps, token: str) -> SignedIn:
     from gridwait.store.sessions import add_session
     from gridwait.store.users import need_user
 
-    actor = identify(deps, token.strip()).actor
+    holder = identify(deps, token.strip())
+    actor = holder.actor
     now = deps.clock.now()
     expires = now + timedelta(hours=deps.settings.api.session_hours)
     secret, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     with deps.store().write() as session:
-        add_session(session, need_user(session, actor.name), secret, csrf, now, expires)
+        user = need_user(session, actor.name)
+        add_session(session, user, holder.token_id, secret, csrf, now, expires)
     return SignedIn(actor, csrf, expires, secret)
 
 

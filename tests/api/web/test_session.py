@@ -71,6 +71,21 @@ def test_removing_a_user_ends_their_sessions(lab: Lab) -> None:
     assert answer.status_code == 303
 
 
+def test_revoking_a_token_ends_the_sessions_signed_in_with_it(lab: Lab) -> None:
+    """A leaked token, revoked, must not live on as a dashboard session for hours; the
+    same user's sessions from other tokens go on."""
+    leaked = issue_token(lab.deps, host_admin(), "alice", "leaked")
+    thief = requests.Session()
+    thief.post(f"{lab.url}/signin", data={"token": leaked.token}, timeout=30)
+    alice = signed_in(lab, "alice")
+    assert thief.get(f"{lab.url}/now", allow_redirects=False, timeout=30).status_code == 200
+    revoked = lab.as_("alice", "DELETE", f"/api/v1/users/alice/tokens/{leaked.id}")
+    assert revoked.status_code == 204
+    answer = thief.get(f"{lab.url}/now", allow_redirects=False, timeout=30)
+    assert answer.status_code == 303 and answer.headers["location"] == "/signin"
+    assert alice.get(f"{lab.url}/now", allow_redirects=False, timeout=30).status_code == 200
+
+
 def test_a_form_from_another_origin_is_refused(lab: Lab) -> None:
     admin = signed_in(lab, "root")
     form = {"csrf": csrf(admin, lab), "scope": "project", "name": "p", "monthly": "1kg"}
