@@ -182,6 +182,26 @@ def test_a_browser_gets_an_error_page_and_a_client_a_problem(lab: Lab) -> None:
     assert bad.json()["detail"] == "monthly: 'lots' is not a mass such as 40kg or 500g"
 
 
+def test_a_script_in_a_job_name_stays_text_in_pages_and_chart_data(lab: Lab) -> None:
+    """A name closing the <script> that holds a figure's JSON must not end it early."""
+    from gridwait.app.jobs import submit_remote
+    from gridwait.spec import JobSpec
+    from tests.api.conftest import spec
+
+    evil = "</script><script>alert(1)</script>"
+    job = submit_remote(lab.deps, ALICE, JobSpec.model_validate(spec(name=evil, project=evil)))
+    alice = signed_in(lab, "alice")
+    for path in ("/now", "/queue", f"/jobs/{job.job.id}"):
+        page = alice.get(f"{lab.url}{path}", timeout=30).text
+        assert evil not in page and "<script>alert" not in page, path
+    page = alice.get(f"{lab.url}/now", timeout=30).text
+    found = re.search(r'id="now-chart-data">(.*?)</script>', page, re.S)
+    assert found
+    (planned,) = [t for t in json.loads(found.group(1))["data"] if t["name"] == "planned jobs"]
+    (hover,) = [h for h in planned["hovertext"] if f"job {job.job.id} " in h]
+    assert "&lt;/script&gt;&lt;script&gt;alert(1)" in hover
+
+
 def test_pages_forbid_framing_and_foreign_scripts(lab: Lab) -> None:
     alice = signed_in(lab, "alice")
     page = alice.get(f"{lab.url}/now", timeout=30)
