@@ -164,6 +164,22 @@ def test_every_form_post_is_refused_without_the_csrf_token(lab: Lab, env: Path) 
     assert after == before
 
 
+def test_a_member_refused_the_users_page_gets_no_token_issued_either(lab: Lab) -> None:
+    """The Users page's forms are an admin's: a refusal writes nothing (not a token
+    issued, then the page refused, the token never shown)."""
+    from gridwait.app.users import list_users
+
+    alice = signed_in(lab, "alice")
+    refused = alice.post(
+        f"{lab.url}/users/alice/tokens",
+        data={"csrf": csrf(alice, lab), "token_name": "via-the-page"},
+        timeout=30,
+    )
+    assert refused.status_code == 403
+    (me,) = list_users(lab.deps, ALICE)
+    assert "via-the-page" not in {t.name for t in me.tokens}
+
+
 def test_a_browser_gets_an_error_page_and_a_client_a_problem(lab: Lab) -> None:
     alice = signed_in(lab, "alice")
     page = alice.get(f"{lab.url}/users", headers={"Accept": "text/html"}, timeout=30)
