@@ -123,11 +123,34 @@ def _forecast_traces(
         traces = [_line(forecast.points, name, GREY, "dash", step)]
     else:
         traces = [_line(forecast.points, f"forecast ({forecast.provider})", GREEN, None, step)]
+    if any(p.corrected is not None for p in forecast.points):
+        traces += _corrected(forecast)
     stand_in = _stand_in(forecast, profile, until)
     if stand_in is not None:
         points, name, end = stand_in
         traces.append(_line(points, name, GREY, "dot", step, end))
     return traces
+
+
+def _corrected(forecast: ForecastView) -> list[dict[str, object]]:
+    """The corrected forecast the planner plans on ([grid] forecast_correction): its median,
+    and its band shaded between its edges (the planner's quantile lies inside it)."""
+    step = forecast.resolution_s
+
+    def part(name: str) -> list[ForecastPoint]:
+        return [ForecastPoint(start=p.start, value=getattr(p, name)) for p in forecast.points]
+
+    share = f"{forecast.band:.0%} band" if forecast.band else "band"
+    if forecast.risk_quantile is not None:
+        share += f" (planned at its {forecast.risk_quantile:.0%} quantile)"
+    edge = {"shape": "hv", "color": GREEN, "width": 0}
+    low = {**_line(part("lower"), "band low", GREEN, None, step), "line": edge}
+    high = {**_line(part("upper"), f"corrected forecast: {share}", GREEN, None, step), "line": edge}
+    return [
+        _line(part("corrected"), "corrected forecast (median)", GREEN, "dashdot", step),
+        {**low, "showlegend": False, "hoverinfo": "skip"},
+        {**high, "fill": "tonexty", "fillcolor": "rgba(46, 125, 50, 0.15)"},
+    ]
 
 
 def _stand_in(

@@ -141,6 +141,25 @@ def test_the_stand_in_is_drawn_where_the_planner_uses_it_at_the_profile_s_values
     assert mean["x"][-1] == "2026-03-02 13:00:00"
 
 
+def test_a_corrected_forecast_is_drawn_with_its_band() -> None:
+    """With [grid] forecast_correction the planner plans on the corrected forecast: its
+    median and band are drawn beside the provider's raw line."""
+    raw = forecast([50.0, 60.0])
+    points = [
+        p.model_copy(update={"corrected": c, "lower": lo, "upper": hi})
+        for p, (c, lo, hi) in zip(raw.points, [(55.0, 45.0, 65.0), (58.0, 40.0, 76.0)], strict=True)
+    ]
+    fixed = raw.model_copy(update={"points": points, "band": 0.8, "risk_quantile": 0.7})
+    plan = PlanView(now=T0, notes=[], jobs=[])
+    shown = traces(now_figure(fixed, None, plan, []))
+    assert shown["forecast (profile)"]["y"] == [50.0, 60.0, 60.0]
+    assert shown["corrected forecast (median)"]["y"] == [55.0, 58.0, 58.0]
+    band = shown["corrected forecast: 80% band (planned at its 70% quantile)"]
+    assert band["y"] == [65.0, 76.0, 76.0] and band["fill"] == "tonexty"
+    assert shown["band low"]["y"] == [45.0, 40.0, 40.0]
+    assert "corrected forecast (median)" not in traces(now_figure(raw, None, plan, []))
+
+
 def test_months_and_budgets_carry_their_numbers() -> None:
     month = ReportRow(
         month="2026-03",
