@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from gridwait.api.auth import DepsDep
 from gridwait.api.web import charts
-from gridwait.api.web.render import render
+from gridwait.api.web.render import HEADERS, render
 from gridwait.api.web.session import SessionDep, WebRoute
 from gridwait.app.deps import Deps
 from gridwait.app.sessions import WebSession
@@ -146,7 +146,11 @@ def export_csv(deps: DepsDep, session: SessionDep) -> Response:
     return Response(
         render_rows(rows, "csv"),
         media_type="text/csv",
-        headers={"Content-Disposition": 'attachment; filename="gridwait-runs.csv"'},
+        headers={
+            "Content-Disposition": 'attachment; filename="gridwait-runs.csv"',
+            "Cache-Control": HEADERS["Cache-Control"],  # the lab's runs, as on every page
+            "X-Content-Type-Options": "nosniff",
+        },
     )
 
 

@@ -243,6 +243,9 @@ def test_the_export_downloads_the_same_csv_as_the_api(lab: Lab) -> None:
     api = lab.as_("alice", "GET", "/api/v1/export")
     assert download.status_code == 200
     assert download.headers["content-disposition"] == 'attachment; filename="gridwait-runs.csv"'
+    # the lab's runs, like every page: kept by no cache, read as nothing but CSV
+    assert download.headers["cache-control"] == "no-store"
+    assert download.headers["x-content-type-options"] == "nosniff"
     assert download.text == api.text
     assert download.text.splitlines()[0].startswith("timestamp,")  # the header, at least
 
