@@ -30,7 +30,7 @@ class SignedIn(WebSession):
 def sign_in(deps: Deps, token: str) -> SignedIn:
     """A new session for whoever holds the API token; Unauthenticated for a bad one."""
     from gridwait.store.sessions import add_session
-    from gridwait.store.users import need_user
+    from gridwait.store.users import need_user, touch
 
     holder = identify(deps, token.strip())
     actor = holder.actor
@@ -40,6 +40,7 @@ def sign_in(deps: Deps, token: str) -> SignedIn:
     with deps.store().write() as session:
         user = need_user(session, actor.name)
         add_session(session, user, holder.token_id, secret, csrf, now, expires)
+        touch(session, holder.token_id, now)  # a sign-in is a use of the token
     return SignedIn(actor, csrf, expires, secret)
 
 

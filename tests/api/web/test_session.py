@@ -86,6 +86,18 @@ def test_revoking_a_token_ends_the_sessions_signed_in_with_it(lab: Lab) -> None:
     assert alice.get(f"{lab.url}/now", allow_redirects=False, timeout=30).status_code == 200
 
 
+def test_a_sign_in_counts_as_a_use_of_its_token(lab: Lab) -> None:
+    """The Users page's "last used" must not call a token that signs someone in to the
+    dashboard unused (an admin judges a leaked one by it)."""
+    from gridwait.app.users import list_users
+
+    token = issue_token(lab.deps, host_admin(), "bob", "dashboard-only")
+    requests.post(f"{lab.url}/signin", data={"token": token.token}, timeout=30)
+    (bob,) = [u for u in list_users(lab.deps, ROOT) if u.name == "bob"]
+    (used,) = [t for t in bob.tokens if t.name == "dashboard-only"]
+    assert used.last_used_at is not None
+
+
 def test_a_form_from_another_origin_is_refused(lab: Lab) -> None:
     admin = signed_in(lab, "root")
     form = {"csrf": csrf(admin, lab), "scope": "project", "name": "p", "monthly": "1kg"}
