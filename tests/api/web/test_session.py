@@ -155,7 +155,11 @@ def _form_posts() -> list[str]:
 
     from gridwait.api.web import forms
 
-    paths = [r.path for r in forms.router.routes if isinstance(r, APIRoute) and "POST" in r.methods]
+    paths = [
+        r.path
+        for r in forms.router.routes
+        if isinstance(r, APIRoute) and "POST" in (r.methods or ())
+    ]
     filled = [p.format(job_id=1, name="bob", token_id=1) for p in paths if p != "/signin"]
     return sorted(filled)
 
@@ -190,6 +194,38 @@ def test_a_member_refused_the_users_page_gets_no_token_issued_either(lab: Lab) -
     assert refused.status_code == 403
     (me,) = list_users(lab.deps, ALICE)
     assert "via-the-page" not in {t.name for t in me.tokens}
+
+
+def test_a_member_forcing_any_admin_form_is_refused_and_nothing_changes(lab: Lab) -> None:
+    from gridwait.app.budgets import set_budget
+    from gridwait.app.users import list_users
+
+    set_budget(lab.deps, ROOT, "project", "kept", 5000.0)
+    (bob,) = [u for u in list_users(lab.deps, ROOT) if u.name == "bob"]
+
+    def people() -> list[tuple[str, str, list[int]]]:
+        return [(u.name, u.role, [t.id for t in u.tokens]) for u in list_users(lab.deps, ROOT)]
+
+    before = people()
+    alice = signed_in(lab, "alice")
+    token = csrf(alice, lab)
+    forced = {
+        "/budgets": {"scope": "project", "name": "kept", "monthly": "1g"},
+        "/budgets/remove": {"scope": "project", "name": "kept"},
+        "/users": {"name": "mallory", "role": "admin"},
+        "/users/bob/remove": {},
+        "/users/bob/tokens": {"token_name": "stolen"},
+        f"/users/bob/tokens/{bob.tokens[0].id}/revoke": {},
+    }
+    for path, form in forced.items():
+        refused = alice.post(f"{lab.url}{path}", data={"csrf": token, **form}, timeout=30)
+        assert refused.status_code == 403, path
+        assert "not to alice" in refused.json()["detail"] or (
+            "alice is a member" in refused.json()["detail"]
+        ), path
+    (kept,) = usage(lab.deps, ROOT)
+    assert (kept.name, kept.monthly_g) == ("kept", 5000.0)
+    assert people() == before
 
 
 def test_a_browser_gets_an_error_page_and_a_client_a_problem(lab: Lab) -> None:
