@@ -67,11 +67,10 @@ def _hours(planned: PlanView, running: Sequence[QueueRow]) -> int:
     planner's forecast reaches as far, its fallback beyond), at least FORECAST_HOURS."""
     from gridwait.app.forecasting import MAX_HOURS
 
-    ends = [r.end for r in planned.jobs if r.end] + [
-        r.planned_end for r in running if r.planned_end
-    ]
-    last = max(ends, default=planned.now)
-    return min(max(FORECAST_HOURS, math.ceil((last - planned.now) / timedelta(hours=1))), MAX_HOURS)
+    ends = [r.end for r in planned.jobs if r.end]
+    ends += [r.planned_end for r in running if r.planned_end]
+    ahead = max(ends, default=planned.now) - planned.now
+    return min(max(FORECAST_HOURS, math.ceil(ahead / timedelta(hours=1))), MAX_HOURS)
 
 
 def _grid(
