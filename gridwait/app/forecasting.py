@@ -98,6 +98,35 @@ def recent(deps: Deps, actor: Actor, hours: int = 12) -> ActualView:
     )
 
 
+def stand_in(deps: Deps, actor: Actor, hours: int) -> ForecastView | None:
+    """The built-in profile of the lab's zone over the next `hours`: what the planner plans
+    on where the forecast has a gap or has ended (scheduler/queue_plan.py); None where no
+    built-in profile stands for the zone."""
+    from gridwait.errors import ProviderError
+    from gridwait.grid.profile import ProfileProvider, profile_zone
+
+    del actor  # the lab's grid is everyone's
+    key = profile_zone(deps.settings.grid.zone)
+    if key is None:
+        return None
+    now = deps.clock.now()
+    try:
+        series = ProfileProvider().forecast(key, now, now + timedelta(hours=hours))
+    except ProviderError:  # the planner goes without it too
+        return None
+    return ForecastView(
+        provider=series.source,
+        zone=series.zone,
+        signal=series.signal,
+        issued_at=series.issued_at,
+        resolution_s=series.resolution_s,
+        fallback=None,
+        note=series.note,
+        points=_points(series, series),
+        greenest={},
+    )
+
+
 def _points(raw: IntensitySeries, corrected: IntensitySeries) -> list[ForecastPoint]:
     """The raw forecast per period, with the corrected one and its band where made."""
     if corrected.lower is None or corrected.upper is None:

@@ -30,14 +30,17 @@ class SignedIn(WebSession):
 def sign_in(deps: Deps, token: str) -> SignedIn:
     """A new session for whoever holds the API token; Unauthenticated for a bad one."""
     from gridwait.store.sessions import add_session
-    from gridwait.store.users import need_user
+    from gridwait.store.users import need_user, touch
 
-    actor = identify(deps, token.strip()).actor
+    holder = identify(deps, token.strip())
+    actor = holder.actor
     now = deps.clock.now()
     expires = now + timedelta(hours=deps.settings.api.session_hours)
     secret, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     with deps.store().write() as session:
-        add_session(session, need_user(session, actor.name), secret, csrf, now, expires)
+        user = need_user(session, actor.name)
+        add_session(session, user, holder.token_id, secret, csrf, now, expires)
+        touch(session, holder.token_id, now)  # a sign-in is a use of the token
     return SignedIn(actor, csrf, expires, secret)
 
 

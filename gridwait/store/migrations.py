@@ -301,7 +301,29 @@ _V11 = [
     "ALTER TABLE runs ADD COLUMN engine_energy_method TEXT",
 ]
 
-MIGRATIONS: Sequence[Sequence[str]] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11)
+# 12: a dashboard session names the API token it was signed in with, so that revoking the
+#     token ends the sessions it opened. Sessions from before name none: they are ended
+#     (their users sign in again).
+_V12 = [
+    "DELETE FROM web_sessions",
+    "ALTER TABLE web_sessions ADD COLUMN token_id INTEGER"
+    " REFERENCES api_tokens (id) ON DELETE CASCADE",
+]
+
+MIGRATIONS: Sequence[Sequence[str]] = (
+    _V1,
+    _V2,
+    _V3,
+    _V4,
+    _V5,
+    _V6,
+    _V7,
+    _V8,
+    _V9,
+    _V10,
+    _V11,
+    _V12,
+)
 """MIGRATIONS[i] brings a database from version i to version i + 1."""
 
 LATEST = len(MIGRATIONS)

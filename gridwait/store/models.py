@@ -274,5 +274,7 @@ class WebSession(SQLModel, table=True):
     user_id: int = Field(foreign_key="users.id")
     session_hash: str = Field(unique=True)
     csrf: str
+    token_id: int | None = Field(default=None, foreign_key="api_tokens.id")
+    """The API token signed in with: revoking it ends the session (ON DELETE CASCADE)."""
     created_at: datetime = _time(nullable=False)  # type: ignore[assignment]
     expires_at: datetime = _time(nullable=False)  # type: ignore[assignment]

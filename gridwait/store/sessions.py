@@ -12,13 +12,21 @@ from gridwait.store.users import token_hash
 
 
 def add_session(
-    session: Session, user: User, secret: str, csrf: str, now: datetime, expires_at: datetime
+    session: Session,
+    user: User,
+    token_id: int,
+    secret: str,
+    csrf: str,
+    now: datetime,
+    expires_at: datetime,
 ) -> WebSession:
-    """A new sign-in of `user`; sessions that have expired are swept on the way."""
+    """A new sign-in of `user` with the API token `token_id` (revoking it ends the
+    session); sessions that have expired are swept on the way."""
     assert user.id is not None
     session.exec(delete(WebSession).where(col(WebSession.expires_at) <= now))
     row = WebSession(
         user_id=user.id,
+        token_id=token_id,
         session_hash=token_hash(secret),
         csrf=csrf,
         created_at=now,

@@ -158,3 +158,37 @@ def test_unopenable_path(tmp_path: Path) -> None:
     (tmp_path / "dir.db").mkdir()
     with pytest.raises(StoreError, match="cannot open database"):
         Store(tmp_path / "dir.db", ManualClock(NOW))
+
+
+def test_sessions_from_before_their_token_was_recorded_are_ended(tmp_path: Path) -> None:
+    """The migration that ties a dashboard session to its API token ends the sessions it
+    finds (they name no token, so revoking one could not end them); from then on, deleting
+    a token deletes its sessions."""
+    from gridwait.store.migrations import MIGRATIONS
+
+    before = next(i for i, m in enumerate(MIGRATIONS) if any("token_id" in s for s in m))
+    db = tmp_path / "sessions.db"
+    engine = make_engine(db)
+    stamp = "2026-01-05 09:00:00.000000"
+    with engine.begin() as conn:
+        migrate(conn, NOW.isoformat(), target=before)
+        conn.exec_driver_sql(
+            f"INSERT INTO users (name, role, created_at) VALUES ('ada', 'member', '{stamp}')"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO web_sessions (user_id, session_hash, csrf, created_at, expires_at)"
+            f" VALUES (1, 'old', 'c', '{stamp}', '2026-01-06 09:00:00.000000')"
+        )
+        migrate(conn, NOW.isoformat())
+        assert conn.exec_driver_sql("SELECT COUNT(*) FROM web_sessions").scalar() == 0
+        conn.exec_driver_sql(
+            "INSERT INTO api_tokens (user_id, name, token_hash, created_at)"
+            f" VALUES (1, 't', 'h', '{stamp}')"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO web_sessions (user_id, token_id, session_hash, csrf, created_at,"
+            f" expires_at) VALUES (1, 1, 'new', 'c', '{stamp}', '2026-01-06 09:00:00.000000')"
+        )
+        conn.exec_driver_sql("DELETE FROM api_tokens WHERE id = 1")
+        assert conn.exec_driver_sql("SELECT COUNT(*) FROM web_sessions").scalar() == 0
+    engine.dispose()

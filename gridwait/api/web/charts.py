@@ -49,16 +49,20 @@ def now_figure(
     actual: ActualView | None,
     plan: PlanView,
     running: Sequence[QueueRow],
+    profile: ForecastView | None = None,
 ) -> Figure:
     """The coming hours' forecast (its fallback part dashed and named so), the past hours'
-    actuals, and every planned and running job as a bar over its window on a slot lane."""
+    actuals, and every planned and running job as a bar over its window on a slot lane.
+    `profile`: the built-in profile the planner plans on where the forecast has no value
+    (None where no profile stands for the zone: the planner takes the forecast's mean)."""
     traces: list[dict[str, object]] = []
     if actual is not None:
         traces.append(_line(actual.points, "actual (past hours)", BLUE, None, actual.resolution_s))
-    if forecast is not None:
-        traces += _forecast_traces(forecast)
     planned = [b for row in plan.jobs for b in _plan_bars(row)]
     active = [_running_bar(r) for r in running if r.planned_start and r.planned_end]
+    if forecast is not None:
+        until = max((b.end for b in [*planned, *active]), default=plan.now)
+        traces += _forecast_traces(forecast, profile, until)
     lanes = _lanes([*active, *planned])
     traces.append(_bars(planned, lanes[len(active) :], "planned jobs", GREEN))
     traces.append(_bars(active, lanes[: len(active)], "running jobs", ORANGE))
@@ -84,13 +88,18 @@ def now_figure(
 
 
 def _line(
-    points: Sequence[ForecastPoint], name: str, color: str, dash: str | None, step_s: float
+    points: Sequence[ForecastPoint],
+    name: str,
+    color: str,
+    dash: str | None,
+    step_s: float,
+    end: datetime | None = None,
 ) -> dict[str, object]:
-    """A step line; its last value is repeated at the end of its period, or the step of
-    the last period would not be drawn."""
+    """A step line; its last value is repeated at the end of its period (`end`, else
+    `step_s` after its start), or the step of the last period would not be drawn."""
     xs, ys = [t(p.start) for p in points], [p.value for p in points]
     if points:
-        xs.append(t(points[-1].start + timedelta(seconds=step_s)))
+        xs.append(t(end or points[-1].start + timedelta(seconds=step_s)))
         ys.append(points[-1].value)
     return {
         "type": "scatter",
@@ -102,25 +111,84 @@ def _line(
     }
 
 
-def _forecast_traces(forecast: ForecastView) -> list[dict[str, object]]:
+def _forecast_traces(
+    forecast: ForecastView, profile: ForecastView | None, until: datetime
+) -> list[dict[str, object]]:
     """The forecast; a whole series standing in for the provider's is dashed and named a
-    fallback, and gaps (which the planner fills with the forecast's mean) get a dashed
-    trace of their own at that mean."""
+    fallback, and what the planner plans on where the forecast has no value gets a dotted
+    trace of its own (see `_stand_in`)."""
     step = forecast.resolution_s
     if forecast.fallback:
         name = f"forecast (fallback: {escape(forecast.fallback)})"
         traces = [_line(forecast.points, name, GREY, "dash", step)]
     else:
         traces = [_line(forecast.points, f"forecast ({forecast.provider})", GREEN, None, step)]
-    known = [p.value for p in forecast.points if p.value is not None]
-    if known and len(known) < len(forecast.points):
-        mean = sum(known) / len(known)
-        filled = [
-            ForecastPoint(start=p.start, value=mean if p.value is None else None)
-            for p in forecast.points
-        ]
-        traces.append(_line(filled, "fallback: gap filled with the mean", GREY, "dot", step))
+    if any(p.corrected is not None for p in forecast.points):
+        traces += _corrected(forecast)
+    stand_in = _stand_in(forecast, profile, until)
+    if stand_in is not None:
+        points, name, end = stand_in
+        traces.append(_line(points, name, GREY, "dot", step, end))
     return traces
+
+
+def _corrected(forecast: ForecastView) -> list[dict[str, object]]:
+    """The corrected forecast the planner plans on ([grid] forecast_correction): its median,
+    and its band shaded between its edges (the planner's quantile lies inside it)."""
+    step = forecast.resolution_s
+
+    def part(name: str) -> list[ForecastPoint]:
+        return [ForecastPoint(start=p.start, value=getattr(p, name)) for p in forecast.points]
+
+    share = f"{forecast.band:.0%} band" if forecast.band else "band"
+    if forecast.risk_quantile is not None:
+        share += f" (planned at its {forecast.risk_quantile:.0%} quantile)"
+    edge = {"shape": "hv", "color": GREEN, "width": 0}
+    low = {**_line(part("lower"), "band low", GREEN, None, step), "line": edge}
+    high = {**_line(part("upper"), f"corrected forecast: {share}", GREEN, None, step), "line": edge}
+    return [
+        _line(part("corrected"), "corrected forecast (median)", GREEN, "dashdot", step),
+        {**low, "showlegend": False, "hoverinfo": "skip"},
+        {**high, "fill": "tonexty", "fillcolor": "rgba(46, 125, 50, 0.15)"},
+    ]
+
+
+def _stand_in(
+    forecast: ForecastView, profile: ForecastView | None, until: datetime
+) -> tuple[list[ForecastPoint], str, datetime] | None:
+    """The planner's stand-in where the forecast has no value: in its gaps, and after its
+    end up to `until` (the last job's end). At the built-in profile's values where there
+    is one, else at the forecast's mean, as scheduler/planner/signal.py plans; None where
+    the forecast has no gap and reaches `until`."""
+    known = [p.value for p in forecast.points if p.value is not None]
+    if not known:
+        return None
+    mean = sum(known) / len(known)
+
+    def at(when: datetime) -> float:
+        value = None if profile is None else _value_at(profile, when)
+        return mean if value is None else value
+
+    points = [
+        ForecastPoint(start=p.start, value=at(p.start) if p.value is None else None)
+        for p in forecast.points
+    ]
+    end = forecast.points[-1].start + timedelta(seconds=forecast.resolution_s)
+    if until > end:
+        points.append(ForecastPoint(start=end, value=at(end)))
+        later = [] if profile is None else [p.start for p in profile.points if end < p.start]
+        points += [ForecastPoint(start=s, value=at(s)) for s in later if s < until]
+    if all(p.value is None for p in points):
+        return None
+    name = "fallback: gap filled with the mean" if profile is None else "fallback: built-in profile"
+    return points, name, max(until, end)
+
+
+def _value_at(series: ForecastView, when: datetime) -> float | None:
+    """The series' value in the period holding `when`; None outside it or in a gap."""
+    step = timedelta(seconds=series.resolution_s)
+    held = [p.value for p in series.points if p.start <= when < p.start + step]
+    return held[0] if held else None
 
 
 def _hover(job_id: int, name: str, owner: str, project: str, g: Sequence[float | None]) -> str:

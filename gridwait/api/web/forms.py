@@ -134,10 +134,12 @@ def remove_user(name: UserName, deps: DepsDep, session: SessionDep, form: FormDe
 def issue_token(
     request: Request, name: UserName, deps: DepsDep, session: SessionDep, form: FormDep
 ) -> HTMLResponse:
-    """A new token, shown on this answer only (no redirect: it is never shown again)."""
+    """A new token, shown on this answer only (no redirect: it is never shown again).
+    The Users page is an admin's: a member is refused before anything is issued."""
     from gridwait.app.users import issue_token as issue
     from gridwait.app.users import manage_users
 
+    manage_users(deps, session.actor)
     issued = issue(deps, session.actor, name, field(form, "token_name"))
     people = manage_users(deps, session.actor)
     context = {"me": session.actor, "csrf": session.csrf, "people": people, "issued": issued}

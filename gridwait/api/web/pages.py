@@ -3,6 +3,9 @@ renders their views, with its figures embedded as Plotly JSON."""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
@@ -10,11 +13,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from gridwait.api.auth import DepsDep
 from gridwait.api.web import charts
-from gridwait.api.web.render import render
+from gridwait.api.web.render import HEADERS, render
 from gridwait.api.web.session import SessionDep, WebRoute
 from gridwait.app.deps import Deps
 from gridwait.app.sessions import WebSession
-from gridwait.app.views import ActualView, ForecastView
+from gridwait.app.views import ActualView, ForecastView, PlanView, QueueRow
 from gridwait.errors import ProviderError
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
@@ -35,15 +38,18 @@ def home() -> RedirectResponse:
 @router.get("/now")
 def now(request: Request, deps: DepsDep, session: SessionDep) -> HTMLResponse:
     """The forecast and the past hours' actuals, with the planned and running jobs."""
+    from gridwait.app.forecasting import stand_in
     from gridwait.app.jobs import QueueFilter, queue
     from gridwait.app.planning import plan
     from gridwait.states import JobState
 
     actor = session.actor
-    forecast, actual, notes = _grid(deps, session)
     planned = plan(deps, actor)
     running = [r for r in queue(deps, actor, QueueFilter()) if r.state == JobState.RUNNING]
-    figure = charts.now_figure(forecast, actual, planned, running)
+    hours = _hours(planned, running)
+    forecast, actual, notes = _grid(deps, session, hours)
+    profile = stand_in(deps, actor, hours)
+    figure = charts.now_figure(forecast, actual, planned, running, profile)
     return page(
         request,
         "now.html",
@@ -56,8 +62,19 @@ def now(request: Request, deps: DepsDep, session: SessionDep) -> HTMLResponse:
     )
 
 
+def _hours(planned: PlanView, running: Sequence[QueueRow]) -> int:
+    """Hours of grid to draw: to the end of the last planned or running window (the
+    planner's forecast reaches as far, its fallback beyond), at least FORECAST_HOURS."""
+    from gridwait.app.forecasting import MAX_HOURS
+
+    ends = [r.end for r in planned.jobs if r.end]
+    ends += [r.planned_end for r in running if r.planned_end]
+    ahead = max(ends, default=planned.now) - planned.now
+    return min(max(FORECAST_HOURS, math.ceil(ahead / timedelta(hours=1))), MAX_HOURS)
+
+
 def _grid(
-    deps: Deps, session: WebSession
+    deps: Deps, session: WebSession, hours: int
 ) -> tuple[ForecastView | None, ActualView | None, list[str]]:
     """The forecast and the actuals, each None with a note when the providers (fallbacks
     included) have nothing: the page still shows the plan."""
@@ -67,7 +84,8 @@ def _grid(
     coming: ForecastView | None = None
     past: ActualView | None = None
     try:
-        coming = forecast(deps, session.actor, hours=FORECAST_HOURS)
+        horizon = math.ceil(deps.settings.grid.horizon_hours)  # the planner asks no further
+        coming = forecast(deps, session.actor, hours=min(hours, horizon))
     except ProviderError as exc:
         notes.append(f"no forecast: {exc}")
     try:
@@ -127,7 +145,11 @@ def export_csv(deps: DepsDep, session: SessionDep) -> Response:
     return Response(
         render_rows(rows, "csv"),
         media_type="text/csv",
-        headers={"Content-Disposition": 'attachment; filename="gridwait-runs.csv"'},
+        headers={
+            "Content-Disposition": 'attachment; filename="gridwait-runs.csv"',
+            "Cache-Control": HEADERS["Cache-Control"],  # the lab's runs, as on every page
+            "X-Content-Type-Options": "nosniff",
+        },
     )
 
 

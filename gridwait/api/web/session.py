@@ -62,11 +62,18 @@ SessionDep = Annotated[WebSession, Depends(web_session)]
 
 
 def same_origin(request: Request) -> None:
-    """PermissionDenied when the browser says the request comes from another origin (a
-    second guard beside SameSite=Strict and the CSRF token)."""
+    """PermissionDenied when the browser says the request comes from another origin, or
+    from an opaque one (Origin: null, a sandboxed frame or a data: page of any site): a
+    second guard beside SameSite=Strict and the CSRF token, and the only one at sign-in.
+    A client that is no browser sends neither header and passes."""
     origin = request.headers.get("origin")
-    if origin and origin != "null" and urlsplit(origin).netloc != request.headers.get("host"):
+    if origin is not None and (
+        origin == "null" or urlsplit(origin).netloc != request.headers.get("host")
+    ):
         raise PermissionDenied(f"a form posted from {origin} is refused")
+    site = request.headers.get("sec-fetch-site")
+    if site in ("cross-site", "same-site"):
+        raise PermissionDenied(f"a form posted from a {site} page is refused")
 
 
 async def checked_form(request: Request, session: SessionDep) -> FormData:

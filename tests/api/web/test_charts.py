@@ -123,6 +123,43 @@ def test_a_fallback_forecast_is_dashed_and_named_and_gaps_get_their_own_trace() 
     assert gappy["fallback: gap filled with the mean"]["y"] == [None, 60.0, None, None]
 
 
+def test_the_stand_in_is_drawn_where_the_planner_uses_it_at_the_profile_s_values() -> None:
+    """The planner plans a forecast's gaps, and the time after its end, on the built-in
+    profile (else the forecast's mean): the chart marks both, at those values, up to the
+    end of the last job's window."""
+    profile = forecast([10.0, 20.0, 30.0, 40.0, 50.0, 60.0])
+    plan = PlanView(now=T0, notes=[], jobs=[planned(1, 3, 2)])  # ends at T0 + 5 h
+    shown = traces(now_figure(forecast([50.0, None, 70.0]), None, plan, [], profile))
+    line = shown["fallback: built-in profile"]
+    assert line["y"] == [None, 20.0, None, 40.0, 50.0, 50.0]
+    assert line["x"][3:] == ["2026-03-02 11:00:00", "2026-03-02 12:00:00", "2026-03-02 13:00:00"]
+    assert line["line"]["dash"] == "dot"
+
+    alone = traces(now_figure(forecast([50.0, None, 70.0]), None, plan, []))
+    mean = alone["fallback: gap filled with the mean"]
+    assert mean["y"] == [None, 60.0, None, 60.0, 60.0]  # the gap, then 11:00 to 13:00
+    assert mean["x"][-1] == "2026-03-02 13:00:00"
+
+
+def test_a_corrected_forecast_is_drawn_with_its_band() -> None:
+    """With [grid] forecast_correction the planner plans on the corrected forecast: its
+    median and band are drawn beside the provider's raw line."""
+    raw = forecast([50.0, 60.0])
+    points = [
+        p.model_copy(update={"corrected": c, "lower": lo, "upper": hi})
+        for p, (c, lo, hi) in zip(raw.points, [(55.0, 45.0, 65.0), (58.0, 40.0, 76.0)], strict=True)
+    ]
+    fixed = raw.model_copy(update={"points": points, "band": 0.8, "risk_quantile": 0.7})
+    plan = PlanView(now=T0, notes=[], jobs=[])
+    shown = traces(now_figure(fixed, None, plan, []))
+    assert shown["forecast (profile)"]["y"] == [50.0, 60.0, 60.0]
+    assert shown["corrected forecast (median)"]["y"] == [55.0, 58.0, 58.0]
+    band = shown["corrected forecast: 80% band (planned at its 70% quantile)"]
+    assert band["y"] == [65.0, 76.0, 76.0] and band["fill"] == "tonexty"
+    assert shown["band low"]["y"] == [45.0, 40.0, 40.0]
+    assert "corrected forecast (median)" not in traces(now_figure(raw, None, plan, []))
+
+
 def test_months_and_budgets_carry_their_numbers() -> None:
     month = ReportRow(
         month="2026-03",

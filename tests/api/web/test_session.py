@@ -71,6 +71,33 @@ def test_removing_a_user_ends_their_sessions(lab: Lab) -> None:
     assert answer.status_code == 303
 
 
+def test_revoking_a_token_ends_the_sessions_signed_in_with_it(lab: Lab) -> None:
+    """A leaked token, revoked, must not live on as a dashboard session for hours; the
+    same user's sessions from other tokens go on."""
+    leaked = issue_token(lab.deps, host_admin(), "alice", "leaked")
+    thief = requests.Session()
+    thief.post(f"{lab.url}/signin", data={"token": leaked.token}, timeout=30)
+    alice = signed_in(lab, "alice")
+    assert thief.get(f"{lab.url}/now", allow_redirects=False, timeout=30).status_code == 200
+    revoked = lab.as_("alice", "DELETE", f"/api/v1/users/alice/tokens/{leaked.id}")
+    assert revoked.status_code == 204
+    answer = thief.get(f"{lab.url}/now", allow_redirects=False, timeout=30)
+    assert answer.status_code == 303 and answer.headers["location"] == "/signin"
+    assert alice.get(f"{lab.url}/now", allow_redirects=False, timeout=30).status_code == 200
+
+
+def test_a_sign_in_counts_as_a_use_of_its_token(lab: Lab) -> None:
+    """The Users page's "last used" must not call a token that signs someone in to the
+    dashboard unused (an admin judges a leaked one by it)."""
+    from gridwait.app.users import list_users
+
+    token = issue_token(lab.deps, host_admin(), "bob", "dashboard-only")
+    requests.post(f"{lab.url}/signin", data={"token": token.token}, timeout=30)
+    (bob,) = [u for u in list_users(lab.deps, ROOT) if u.name == "bob"]
+    (used,) = [t for t in bob.tokens if t.name == "dashboard-only"]
+    assert used.last_used_at is not None
+
+
 def test_a_form_from_another_origin_is_refused(lab: Lab) -> None:
     admin = signed_in(lab, "root")
     form = {"csrf": csrf(admin, lab), "scope": "project", "name": "p", "monthly": "1kg"}
@@ -90,6 +117,117 @@ def test_a_form_from_another_origin_is_refused(lab: Lab) -> None:
     assert signin.status_code == 403 and COOKIE not in signin.cookies
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "null"},  # a sandboxed frame or a data: page of another site
+        {"Sec-Fetch-Site": "cross-site"},  # a browser that sent no Origin still says this
+    ],
+)
+def test_a_sign_in_posted_from_an_opaque_or_foreign_page_is_refused(
+    lab: Lab, headers: dict[str, str]
+) -> None:
+    """Sign-in has no CSRF token yet: the origin is its only guard against a page of
+    another site signing the visitor in as someone else (login CSRF)."""
+    signin = requests.post(
+        f"{lab.url}/signin",
+        data={"token": lab.tokens["root"]},
+        headers=headers,
+        allow_redirects=False,
+        timeout=30,
+    )
+    assert signin.status_code == 403 and COOKIE not in signin.cookies
+    assert "is refused" in signin.json()["detail"]
+    same = requests.post(
+        f"{lab.url}/signin",
+        data={"token": lab.tokens["root"]},
+        headers={"Origin": lab.url, "Sec-Fetch-Site": "same-origin"},
+        allow_redirects=False,
+        timeout=30,
+    )
+    assert same.status_code == 303 and COOKIE in same.cookies
+
+
+def _form_posts() -> list[str]:
+    """Every dashboard POST but sign-in (which has no session yet), its path parameters
+    filled in: a route added later is covered without editing this test."""
+    from fastapi.routing import APIRoute
+
+    from gridwait.api.web import forms
+
+    paths = [
+        r.path
+        for r in forms.router.routes
+        if isinstance(r, APIRoute) and "POST" in (r.methods or ())
+    ]
+    filled = [p.format(job_id=1, name="bob", token_id=1) for p in paths if p != "/signin"]
+    return sorted(filled)
+
+
+def test_every_form_post_is_refused_without_the_csrf_token(lab: Lab, env: Path) -> None:
+    paths = _form_posts()
+    assert {"/signout", "/jobs/1/cancel", "/budgets", "/users"} <= set(paths)
+    admin = signed_in(lab, "root")
+    before = sqlite3.connect(env).execute("SELECT COUNT(*) FROM web_sessions").fetchone()
+    for path in paths:
+        for form in ({}, {"csrf": "wrong"}):
+            refused = admin.post(f"{lab.url}{path}", data=form, timeout=30)
+            assert refused.status_code == 403, path
+            assert "CSRF token is missing or wrong" in refused.json()["detail"], path
+    # sign-out without the token ended nothing: the session is still live
+    assert admin.get(f"{lab.url}/now", allow_redirects=False, timeout=30).status_code == 200
+    after = sqlite3.connect(env).execute("SELECT COUNT(*) FROM web_sessions").fetchone()
+    assert after == before
+
+
+def test_a_member_refused_the_users_page_gets_no_token_issued_either(lab: Lab) -> None:
+    """The Users page's forms are an admin's: a refusal writes nothing (not a token
+    issued, then the page refused, the token never shown)."""
+    from gridwait.app.users import list_users
+
+    alice = signed_in(lab, "alice")
+    refused = alice.post(
+        f"{lab.url}/users/alice/tokens",
+        data={"csrf": csrf(alice, lab), "token_name": "via-the-page"},
+        timeout=30,
+    )
+    assert refused.status_code == 403
+    (me,) = list_users(lab.deps, ALICE)
+    assert "via-the-page" not in {t.name for t in me.tokens}
+
+
+def test_a_member_forcing_any_admin_form_is_refused_and_nothing_changes(lab: Lab) -> None:
+    from gridwait.app.budgets import set_budget
+    from gridwait.app.users import list_users
+
+    set_budget(lab.deps, ROOT, "project", "kept", 5000.0)
+    (bob,) = [u for u in list_users(lab.deps, ROOT) if u.name == "bob"]
+
+    def people() -> list[tuple[str, str, list[int]]]:
+        return [(u.name, u.role, [t.id for t in u.tokens]) for u in list_users(lab.deps, ROOT)]
+
+    before = people()
+    alice = signed_in(lab, "alice")
+    token = csrf(alice, lab)
+    forced = {
+        "/budgets": {"scope": "project", "name": "kept", "monthly": "1g"},
+        "/budgets/remove": {"scope": "project", "name": "kept"},
+        "/users": {"name": "mallory", "role": "admin"},
+        "/users/bob/remove": {},
+        "/users/bob/tokens": {"token_name": "stolen"},
+        f"/users/bob/tokens/{bob.tokens[0].id}/revoke": {},
+    }
+    for path, form in forced.items():
+        refused = alice.post(f"{lab.url}{path}", data={"csrf": token, **form}, timeout=30)
+        assert refused.status_code == 403, path
+        assert "not to alice" in refused.json()["detail"] or (
+            "alice is a member" in refused.json()["detail"]
+        ), path
+    (kept,) = usage(lab.deps, ROOT)
+    assert (kept.name, kept.monthly_g) == ("kept", 5000.0)
+    assert people() == before
+
+
 def test_a_browser_gets_an_error_page_and_a_client_a_problem(lab: Lab) -> None:
     alice = signed_in(lab, "alice")
     page = alice.get(f"{lab.url}/users", headers={"Accept": "text/html"}, timeout=30)
@@ -106,6 +244,26 @@ def test_a_browser_gets_an_error_page_and_a_client_a_problem(lab: Lab) -> None:
     )
     assert bad.status_code == 400
     assert bad.json()["detail"] == "monthly: 'lots' is not a mass such as 40kg or 500g"
+
+
+def test_a_script_in_a_job_name_stays_text_in_pages_and_chart_data(lab: Lab) -> None:
+    """A name closing the <script> that holds a figure's JSON must not end it early."""
+    from gridwait.app.jobs import submit_remote
+    from gridwait.spec import JobSpec
+    from tests.api.conftest import spec
+
+    evil = "</script><script>alert(1)</script>"
+    job = submit_remote(lab.deps, ALICE, JobSpec.model_validate(spec(name=evil, project=evil)))
+    alice = signed_in(lab, "alice")
+    for path in ("/now", "/queue", f"/jobs/{job.job.id}"):
+        page = alice.get(f"{lab.url}{path}", timeout=30).text
+        assert evil not in page and "<script>alert" not in page, path
+    page = alice.get(f"{lab.url}/now", timeout=30).text
+    found = re.search(r'id="now-chart-data">(.*?)</script>', page, re.S)
+    assert found
+    (planned,) = [t for t in json.loads(found.group(1))["data"] if t["name"] == "planned jobs"]
+    (hover,) = [h for h in planned["hovertext"] if f"job {job.job.id} " in h]
+    assert "&lt;/script&gt;&lt;script&gt;alert(1)" in hover
 
 
 def test_pages_forbid_framing_and_foreign_scripts(lab: Lab) -> None:
@@ -133,6 +291,9 @@ def test_the_export_downloads_the_same_csv_as_the_api(lab: Lab) -> None:
     api = lab.as_("alice", "GET", "/api/v1/export")
     assert download.status_code == 200
     assert download.headers["content-disposition"] == 'attachment; filename="gridwait-runs.csv"'
+    # the lab's runs, like every page: kept by no cache, read as nothing but CSV
+    assert download.headers["cache-control"] == "no-store"
+    assert download.headers["x-content-type-options"] == "nosniff"
     assert download.text == api.text
     assert download.text.splitlines()[0].startswith("timestamp,")  # the header, at least
 
