@@ -212,7 +212,19 @@ def render(rows: list[ExportRow], fmt: str) -> str:
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
     for row in dumped:
-        writer.writerow(
-            {k: v.isoformat() if isinstance(v, datetime) else v for k, v in row.items()}
-        )
+        writer.writerow({k: _cell(v) for k, v in row.items()})
     return buffer.getvalue()
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: object) -> object:
+    """A CSV cell. Text that a spreadsheet would run as a formula (a job or project named
+    `=HYPERLINK(...)` by any member) gets a leading quote, as OWASP advises for CSV
+    exports; numbers and times are written as they are. The JSON export is left as is."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
