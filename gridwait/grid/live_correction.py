@@ -21,7 +21,7 @@ import numpy as np
 from gridwait.errors import ProviderError
 from gridwait.grid.base import IntensityProvider
 from gridwait.grid.chain import to_rows
-from gridwait.grid.corrector import CorrectorSettings, Method, RollingCorrector
+from gridwait.grid.corrector import CorrectorSettings, Method, RollingCorrector, errors_until
 from gridwait.grid.series import FloatArray, IntensitySeries
 from gridwait.store.engine import Store
 from gridwait.store.intensity import save_points
@@ -78,7 +78,7 @@ def correct_live(
     _fetch_actuals(store, provider, raw, now, settings)
     actual, forecast = _history(store, raw, now, settings)
     known = len(actual)
-    errors = actual - forecast[:known]
+    errors = errors_until(actual, forecast, known)
     pairs = int(np.count_nonzero(~np.isnan(errors[:-1]) & ~np.isnan(errors[1:])))
     if pairs < settings.min_pairs:
         hours = MIN_HISTORY / timedelta(hours=1)
