@@ -117,10 +117,10 @@ def _fetch_actuals(
     with store.read() as session:
         last = last_actual_start(session, key, step, now)
         covered = first_forecast_start(session, key, step, since, now)
-    # from the newest stored actual on, and only where a stored forecast has an error
-    for later in (None if last is None else last + step, covered):
-        if later is not None:
-            since = max(since, later)
+    if last is not None:  # from the newest stored actual on
+        since = max(since, last + step)
+    if covered is not None:  # and only where a stored forecast has an error to give
+        since = max(since, covered)
     if since >= raw.start:
         return
     try:
