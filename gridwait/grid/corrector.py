@@ -192,9 +192,13 @@ class RollingCorrector:
         self._fits: dict[int, ErrorModel] = {}
         self._stacked: dict[int, stacked.StackedModel] = {}
 
+    def _cut(self, known: int) -> int:
+        """The last refit at or before `known` periods."""
+        return known - known % self.refit
+
     def model(self, known: int) -> ErrorModel:
         """The model of the last refit at or before `known` periods."""
-        cut = known - known % self.refit
+        cut = self._cut(known)
         fitted = self._fits.get(cut)
         if fitted is None:
             first = max(0, cut - self.settings.window)
@@ -205,7 +209,7 @@ class RollingCorrector:
 
     def stacked_model(self, known: int) -> stacked.StackedModel:
         """The stacked weights of the last refit at or before `known` periods."""
-        cut = known - known % self.refit
+        cut = self._cut(known)
         fitted = self._stacked.get(cut)
         if fitted is None:
             fitted = stacked.fit_stacked(self.actual, self.forecast, cut, self.day, self.settings)
