@@ -56,7 +56,9 @@ def quantile_table(regions: list[str], quantiles: list[float]) -> dict[str, obje
 
 
 def live_cost(region: str = "DE") -> dict[str, object]:
-    """One poll's `correct_live` on a store holding 28 days of hourly polled forecasts."""
+    """One poll's `correct_live` on a store holding 29 days of hourly polled forecasts (the
+    fit's window: 28): wall time (time.perf_counter) of the first poll, which also fetches
+    the window's actuals, and the mean of 10 later ones."""
     trace = load_trace(TRACES / "dacf" / f"{region}_2021H2_forecast_and_actual.csv")
     source = TraceProvider(trace, COLUMN, horizon=timedelta(hours=72), zone=region)
     now = datetime(2021, 9, 1, 10, 30, tzinfo=UTC)
