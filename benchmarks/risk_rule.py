@@ -12,7 +12,6 @@ import argparse
 import json
 import tempfile
 import time
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from backtests import H2, TRACES, more_than_now_pct, row  # benchmarks/backtests
 
 from gridwait.clock import ManualClock
 from gridwait.grid.chain import to_rows
+from gridwait.grid.corrector import CorrectorSettings
 from gridwait.grid.live_correction import correct_live
 from gridwait.grid.trace import TraceProvider, load_trace
 from gridwait.scheduler.simulate import SimOptions, backtest
@@ -29,6 +29,7 @@ from gridwait.store.intensity_history import insert_new_points
 
 REGIONS = ("CISO", "DE", "ERCO", "ISNE", "PJM", "SE")
 COLUMN = "column:carbon_from_src_forecasts"
+H = timedelta(hours=1)
 
 
 def quantile_table(regions: list[str], quantiles: list[float]) -> dict[str, object]:
@@ -40,8 +41,7 @@ def quantile_table(regions: list[str], quantiles: list[float]) -> dict[str, obje
         result = backtest(trace, jobs, COLUMN, 0, SimOptions(), per_job=True)
         cells["raw"] = {**row(result), "more_than_now_pct": more_than_now_pct(result)}
         for q in quantiles:
-            options = SimOptions()
-            options = replace(options, corrector=replace(options.corrector, risk_quantile=q))
+            options = SimOptions(corrector=CorrectorSettings(risk_quantile=q))
             result = backtest(trace, jobs, f"corrected:{COLUMN}", 0, options, per_job=True)
             cells[f"corrected q={q:g}"] = {
                 **row(result),
@@ -56,7 +56,9 @@ def quantile_table(regions: list[str], quantiles: list[float]) -> dict[str, obje
 
 
 def live_cost(region: str = "DE") -> dict[str, object]:
-    """One poll's `correct_live` on a store holding 28 days of hourly polled forecasts."""
+    """One poll's `correct_live` on a store holding 29 days of hourly polled forecasts (the
+    fit's window: 28): wall time (time.perf_counter) of the first poll, which also fetches
+    the window's actuals, and the mean of 10 later ones."""
     trace = load_trace(TRACES / "dacf" / f"{region}_2021H2_forecast_and_actual.csv")
     source = TraceProvider(trace, COLUMN, horizon=timedelta(hours=72), zone=region)
     now = datetime(2021, 9, 1, 10, 30, tzinfo=UTC)
@@ -83,9 +85,6 @@ def live_cost(region: str = "DE") -> dict[str, object]:
         "later_poll_ms": round(1000 * each, 1),
         "correction": fixed.correction,
     }
-
-
-H = timedelta(hours=1)
 
 
 def main() -> None:

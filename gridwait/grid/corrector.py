@@ -130,13 +130,17 @@ def correct(
     errors = errors_until(actual, forecast, known)
     finite = np.flatnonzero(~np.isnan(errors))
     if finite.size == 0:
-        raw = future.copy()
-        return Corrected(raw, raw.copy(), raw.copy(), raw.copy())
+        return _uncorrected(future)
     last = int(finite[-1])
     lead = np.arange(known, len(forecast)) - last
     i = model.at(lead)
     values = future + model.intercept[i] + model.decay[i] * errors[last]
     return _banded(values, model.lower[i], model.median[i], model.upper[i], settings)
+
+
+def _uncorrected(forecast: FloatArray) -> Corrected:
+    """`forecast` left raw (no error known yet to correct it from): a zero-width band."""
+    return Corrected(forecast.copy(), forecast.copy(), forecast.copy(), forecast.copy())
 
 
 def _banded(
@@ -188,9 +192,13 @@ class RollingCorrector:
         self._fits: dict[int, ErrorModel] = {}
         self._stacked: dict[int, stacked.StackedModel] = {}
 
+    def _cut(self, known: int) -> int:
+        """The last refit at or before `known` periods."""
+        return known - known % self.refit
+
     def model(self, known: int) -> ErrorModel:
         """The model of the last refit at or before `known` periods."""
-        cut = known - known % self.refit
+        cut = self._cut(known)
         fitted = self._fits.get(cut)
         if fitted is None:
             first = max(0, cut - self.settings.window)
@@ -201,7 +209,7 @@ class RollingCorrector:
 
     def stacked_model(self, known: int) -> stacked.StackedModel:
         """The stacked weights of the last refit at or before `known` periods."""
-        cut = known - known % self.refit
+        cut = self._cut(known)
         fitted = self._stacked.get(cut)
         if fitted is None:
             fitted = stacked.fit_stacked(self.actual, self.forecast, cut, self.day, self.settings)
@@ -216,8 +224,7 @@ class RollingCorrector:
                 self.actual[:known], self.forecast, known, end, model, self.day
             )
             if got is None:
-                raw = self.forecast[known:end].copy()
-                return Corrected(raw, raw.copy(), raw.copy(), raw.copy())
+                return _uncorrected(self.forecast[known:end])
             values, row = got
             return _banded(
                 values, model.lower[row], model.median[row], model.upper[row], self.settings

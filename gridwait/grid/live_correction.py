@@ -21,7 +21,7 @@ import numpy as np
 from gridwait.errors import ProviderError
 from gridwait.grid.base import IntensityProvider
 from gridwait.grid.chain import to_rows
-from gridwait.grid.corrector import CorrectorSettings, Method, RollingCorrector
+from gridwait.grid.corrector import CorrectorSettings, Method, RollingCorrector, errors_until
 from gridwait.grid.series import FloatArray, IntensitySeries
 from gridwait.store.engine import Store
 from gridwait.store.intensity import save_points
@@ -78,7 +78,7 @@ def correct_live(
     _fetch_actuals(store, provider, raw, now, settings)
     actual, forecast = _history(store, raw, now, settings)
     known = len(actual)
-    errors = actual - forecast[:known]
+    errors = errors_until(actual, forecast, known)
     pairs = int(np.count_nonzero(~np.isnan(errors[:-1]) & ~np.isnan(errors[1:])))
     if pairs < settings.min_pairs:
         hours = MIN_HISTORY / timedelta(hours=1)
@@ -117,10 +117,10 @@ def _fetch_actuals(
     with store.read() as session:
         last = last_actual_start(session, key, step, now)
         covered = first_forecast_start(session, key, step, since, now)
-    # from the newest stored actual on, and only where a stored forecast has an error
-    for later in (None if last is None else last + step, covered):
-        if later is not None:
-            since = max(since, later)
+    if last is not None:  # from the newest stored actual on
+        since = max(since, last + step)
+    if covered is not None:  # and only where a stored forecast has an error to give
+        since = max(since, covered)
     if since >= raw.start:
         return
     try:
