@@ -31,8 +31,7 @@ def forecast(
     from gridwait.scheduler.windows import greenest_window
 
     del actor  # the lab's forecast is everyone's
-    if not 1 <= hours <= MAX_HOURS:
-        raise ConfigError(f"hours: expected 1 to {MAX_HOURS}, got {hours}")
+    _check_hours(hours)
     chain = (
         deps.provider()
         if provider is None
@@ -81,8 +80,7 @@ def recent(deps: Deps, actor: Actor, hours: int = 12) -> ActualView:
     """The actual intensity of the lab's zone over the past `hours` (the planning
     provider's actuals, with its fallbacks), to set beside the forecast."""
     del actor  # the lab's grid is everyone's
-    if not 1 <= hours <= MAX_HOURS:
-        raise ConfigError(f"hours: expected 1 to {MAX_HOURS}, got {hours}")
+    _check_hours(hours)
     now = deps.clock.now()
     series = deps.provider().actual(deps.settings.grid.zone, now - timedelta(hours=hours), now)
     return ActualView(
@@ -125,6 +123,11 @@ def stand_in(deps: Deps, actor: Actor, hours: int) -> ForecastView | None:
         points=_points(series, series),
         greenest={},
     )
+
+
+def _check_hours(hours: int) -> None:
+    if not 1 <= hours <= MAX_HOURS:
+        raise ConfigError(f"hours: expected 1 to {MAX_HOURS}, got {hours}")
 
 
 def _points(raw: IntensitySeries, corrected: IntensitySeries) -> list[ForecastPoint]:

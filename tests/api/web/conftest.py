@@ -49,18 +49,25 @@ class DemoLab:
     """demo job name -> id"""
 
     def submit(self, owner: str, name: str, examples: int = 32, deadline: str = "18h") -> int:
-        spec = {
-            "name": name,
-            "model": "builtin:minilm",
-            "owner": owner,
-            "project": "reviews",
-            "deadline": deadline,
-            "batch_size": 16,
-            "max_length": 48,
-            "dataset": {"path": str(DEMO), "limit": examples},
-        }
-        actor = Actor(owner, PEOPLE[owner])
-        return submit_remote(self.deps, actor, JobSpec.model_validate(spec)).job.id
+        spec = demo_spec(name, owner, "reviews", examples, deadline, batch_size=16, max_length=48)
+        return submit_remote(self.deps, Actor(owner, PEOPLE[owner]), spec).job.id
+
+
+def demo_spec(
+    name: str, owner: str, project: str, examples: int, deadline: str, **extra: object
+) -> JobSpec:
+    """A fine-tune of MiniLM on the first `examples` of the demo's data set, as the demo
+    submits them; `extra`: further spec fields."""
+    spec = {
+        "name": name,
+        "model": "builtin:minilm",
+        "owner": owner,
+        "project": project,
+        "deadline": deadline,
+        "dataset": {"path": str(DEMO), "limit": examples},
+        **extra,
+    }
+    return JobSpec.model_validate(spec)
 
 
 def demo_settings(where: Path) -> Settings:
@@ -92,18 +99,17 @@ def demo_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoLab]:
     for name in PEOPLE:
         lab.tokens[name] = issue_token(deps, host, name, "test").token
     for name, owner, project, examples, deadline, resumable in JOBS:
-        spec = {
-            "name": name,
-            "model": "builtin:minilm",
-            "owner": owner,
-            "project": project,
-            "deadline": deadline,
-            "interruptible": resumable,
-            "batch_size": 16,
-            "max_length": 48,
-            "dataset": {"path": str(DEMO), "limit": examples},
-        }
-        done = submit_remote(deps, host, JobSpec.model_validate(spec))
+        spec = demo_spec(
+            name,
+            owner,
+            project,
+            examples,
+            deadline,
+            interruptible=resumable,
+            batch_size=16,
+            max_length=48,
+        )
+        done = submit_remote(deps, host, spec)
         lab.jobs[name] = done.job.id
     try:
         yield lab

@@ -19,9 +19,7 @@ from gridwait.app.users import add_user, issue_token
 from gridwait.cli.demo import JOBS, ZONE
 from gridwait.clock import ManualClock
 from gridwait.grid.profile import ProfileProvider
-from gridwait.spec import JobSpec
-from tests.api.web.conftest import demo_settings, demo_start
-from tests.conftest import DEMO
+from tests.api.web.conftest import demo_settings, demo_spec, demo_start
 
 HORIZON_H = 3
 
@@ -37,15 +35,7 @@ def test_the_profile_is_drawn_after_the_forecast_s_end_up_to_the_last_job(
     add_user(deps, host_admin(), "root", Role.ADMIN)
     token = issue_token(deps, host_admin(), "root").token
     for name, owner, project, examples, deadline, _ in JOBS:
-        spec = {
-            "name": name,
-            "model": "builtin:minilm",
-            "owner": owner,
-            "project": project,
-            "deadline": deadline,
-            "dataset": {"path": str(DEMO), "limit": examples},
-        }
-        submit_remote(deps, host_admin(), JobSpec.model_validate(spec))
+        submit_remote(deps, host_admin(), demo_spec(name, owner, project, examples, deadline))
     server = ApiServer(deps, "127.0.0.1", 0)
     server.start()
     try:
