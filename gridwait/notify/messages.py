@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from gridwait.notify.base import Message
-from gridwait.units import J_PER_KWH
+from gridwait.units import kwh
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ def started(job: JobFacts, at: datetime) -> Message:
 def _footprint(outcome: Outcome) -> list[str]:
     lines = []
     if outcome.energy_j is not None:
-        lines.append(f"Energy: {outcome.energy_j / J_PER_KWH:.3f} kWh (facility).")
+        lines.append(f"Energy: {kwh(outcome.energy_j):.3f} kWh (facility).")
     if outcome.emissions_g is not None:
         how = (
             "provisional: on the forecast until the grid's actuals are published"
