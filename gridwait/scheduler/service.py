@@ -116,7 +116,8 @@ class Service:
             )
         # a cluster with fewer GPUs than the settings claim would leave jobs pending forever
         for target in self.settings.launch_targets():
-            self.launchers[target.name].check_capacity(target.gpus)
+            declared = f"[[targets]] {target.name}:" if self.settings.targets else None
+            self.launchers[target.name].check_capacity(target.gpus, declared)
         self.tick()  # settle what happened while we were away, before planning
         # provider calls (forecasts, actuals for accounting) run on the network lane: a slow
         # provider never delays a dispatch, a cancel or a suspend on the default lane

@@ -17,12 +17,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gridwait.api.server import ApiServer
-from gridwait.app.actor import Role, host_admin
-from gridwait.app.deps import Deps
-from gridwait.app.users import add_user
-from gridwait.clock import SystemClock
-from gridwait.config import load_settings
 from gridwait.grid.base import IntensityProvider
 from gridwait.grid.series import IntensitySeries
 from gridwait.scheduler.service import Service
@@ -31,7 +25,7 @@ from gridwait.store.models import Job
 from gridwait.workers.launchers.factory import make_launcher
 from gridwait.workers.launchers.local import LocalLauncher
 from gridwait.workers.launchers.slurm import SlurmLauncher
-from tests.scheduler.test_slurm_service import Front, H, _first_hour, _state, wait
+from tests.scheduler.test_slurm_service import Front, H, _first_hour, _state, serve_api, wait
 
 pytestmark = pytest.mark.slow
 
@@ -98,16 +92,7 @@ kind = "slurm"
 gpus = 1
 """
     )
-    settings = load_settings()
-    deps = Deps(settings, SystemClock())
-    add_user(deps, host_admin(), "alice", Role.MEMBER)
-    server = ApiServer(deps, "127.0.0.1", 0)
-    server.start()
-    slurm = settings.slurm.model_copy(update={"api_url": server.url})
-    settings = settings.model_copy(update={"slurm": slurm})
-    deps.settings = settings
-    for name in ("GRIDWAIT_DB", "GRIDWAIT_CONFIG"):
-        monkeypatch.delenv(name)
+    settings, deps, server = serve_api(monkeypatch)
     provider = TwoZones()
     launcher = make_launcher(settings)
     assert isinstance(launcher, LocalLauncher)

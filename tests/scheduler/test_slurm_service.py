@@ -138,6 +138,23 @@ def wait(
     raise AssertionError(f"timed out waiting for {what}: {why()}")
 
 
+def serve_api(monkeypatch: pytest.MonkeyPatch) -> tuple[Settings, Deps, ApiServer]:
+    """The settings GRIDWAIT_CONFIG names, with alice a member and an API server started
+    on them (the caller stops it): the workers on the "compute node" reach this API, and
+    they get no database at all (GRIDWAIT_DB and GRIDWAIT_CONFIG are unset)."""
+    settings = load_settings()
+    deps = Deps(settings, SystemClock())
+    add_user(deps, host_admin(), "alice", Role.MEMBER)
+    server = ApiServer(deps, "127.0.0.1", 0)
+    server.start()
+    slurm = settings.slurm.model_copy(update={"api_url": server.url})
+    settings = settings.model_copy(update={"slurm": slurm})
+    deps.settings = settings
+    for name in ("GRIDWAIT_DB", "GRIDWAIT_CONFIG"):
+        monkeypatch.delenv(name)
+    return settings, deps, server
+
+
 @pytest.fixture
 def front(
     env: Path, tmp_path: Path, slurm_conf: Path, monkeypatch: pytest.MonkeyPatch
@@ -165,17 +182,7 @@ gpus = 0
 time_limit_minutes = 10
 """
     )
-    settings = load_settings()
-    deps = Deps(settings, SystemClock())
-    add_user(deps, host_admin(), "alice", Role.MEMBER)
-    server = ApiServer(deps, "127.0.0.1", 0)
-    server.start()
-    # the workers on the "compute node" reach this API; they get no database at all
-    slurm = settings.slurm.model_copy(update={"api_url": server.url})
-    settings = settings.model_copy(update={"slurm": slurm})
-    deps.settings = settings
-    for name in ("GRIDWAIT_DB", "GRIDWAIT_CONFIG"):
-        monkeypatch.delenv(name)
+    settings, deps, server = serve_api(monkeypatch)
     provider = Hourly({3})
     launcher = make_launcher(settings)
     assert isinstance(launcher, SlurmLauncher)

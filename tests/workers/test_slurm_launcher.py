@@ -73,6 +73,9 @@ def test_settings_claiming_more_gpus_than_sinfo_shows_are_refused(
     launcher.check_capacity(6)
     with pytest.raises(LaunchError, match=r"gpus = 8, but sinfo shows 6 GPU\(s\) in partition gpu"):
         launcher.check_capacity(8)
+    # a [[targets]] slurm target's number is its own, not the partition's
+    with pytest.raises(LaunchError, match=r"^\[\[targets\]\] hpc: gpus = 8, but sinfo shows 6"):
+        launcher.check_capacity(8, "[[targets]] hpc:")
 
 
 def test_the_slurm_launcher_refuses_a_simulated_clock(

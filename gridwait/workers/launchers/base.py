@@ -79,10 +79,11 @@ class Launcher(ABC):
         del handle, begin
         raise LaunchError(f"the {type(self).__name__} starts workers at once: nothing to move")
 
-    def check_capacity(self, gpus: int) -> None:
+    def check_capacity(self, gpus: int, declared: str | None = None) -> None:
         """LaunchError, saying what to fix, if the engine has fewer than the `gpus` GPUs
-        the settings plan with. The local launcher trusts [scheduler] gpus."""
-        del gpus
+        the settings plan with; `declared` names the setting that says so (default: the
+        engine's own section). The local launcher trusts [scheduler] gpus."""
+        del gpus, declared
 
     def load(self) -> str | None:
         """One line on how busy the engine is (jobs waiting for its resources), for the

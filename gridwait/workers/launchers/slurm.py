@@ -82,12 +82,13 @@ class SlurmLauncher(Launcher):
     def move(self, handle: str, begin: datetime) -> None:
         self.cli.move(int(handle), begin)
 
-    def check_capacity(self, gpus: int) -> None:
+    def check_capacity(self, gpus: int, declared: str | None = None) -> None:
         name = self.settings.partition
         found = self.cli.partition_gpus(name)
         if gpus > found:
+            declared = declared or f"[slurm.partitions.{name}]"
             raise LaunchError(
-                f"[slurm.partitions.{name}] gpus = {gpus}, but sinfo shows {found} GPU(s) in"
+                f"{declared} gpus = {gpus}, but sinfo shows {found} GPU(s) in"
                 f" partition {name}: lower it, or declare the nodes' GPUs (Gres) in slurm.conf"
             )
 
