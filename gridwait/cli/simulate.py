@@ -48,7 +48,8 @@ def simulate(
         str,
         typer.Option(
             help="perfect, column:NAME (day-ahead, as published), noise:0.05, persistence,"
-            " or corrected:column:NAME / corrected:noise:E (corrected from its own errors)."
+            " corrected:column:NAME / corrected:noise:E (corrected from its own errors), or"
+            " oracle:H:column:NAME (a yardstick: the actuals for H hours after each issue)."
         ),
     ] = "perfect",
     seed: Annotated[int, typer.Option(help="Seed of the noise forecast (and of --generate).")] = 0,

@@ -10,7 +10,10 @@ Forecast modes: `perfect` (the actuals), `column:NAME` (a forecast column in the
 `noise:E` (actuals + one seeded Gaussian draw for the whole trace, sigma = E x mean, as
 in Wiesner et al. 2021), `persistence` (the same hour of the last day already known),
 and `corrected:` before a column or noise mode: that forecast corrected from its own errors
-up to the issue time (grid/corrector.py), with a band.
+up to the issue time (grid/corrector.py), with a band. `oracle:H:` before a column or noise
+mode is a yardstick, not a forecast: the actuals for the first H hours after each issue
+time, then that forecast. It reads the future on purpose, to measure the most any
+corrector that saw H hours ahead perfectly could capture (benchmarks/forecast_ceiling.py).
 
 A forecast column is day-ahead, issued honestly: day D's values are known from 12:00 UTC
 of day D - 1 (when ENTSO-E's day-ahead results come out), so a forecast issued at t
@@ -63,6 +66,7 @@ DAY = timedelta(days=1)
 DAY_AHEAD_PUBLISHED = timedelta(hours=12)
 """Day D's values of a forecast column are known from D - 1 day + 12 h (UTC)."""
 CORRECTED = "corrected:"
+ORACLE = "oracle:"
 
 
 @dataclass(frozen=True, eq=False)
@@ -212,6 +216,9 @@ def forecast_values(trace: Trace, mode: str, seed: int) -> FloatArray | None:
     """The forecast array for modes that do not depend on the issue time (None for
     persistence; a corrected mode's uncorrected array). TraceError for an unknown mode or
     column."""
+    if mode.startswith(ORACLE):
+        _, base = _oracle(mode)
+        return forecast_values(trace, base, seed)
     if mode.startswith(CORRECTED):
         base = mode.removeprefix(CORRECTED)
         if not (base.startswith(("column", "noise:"))):
@@ -243,8 +250,27 @@ def forecast_values(trace: Trace, mode: str, seed: int) -> FloatArray | None:
         return None
     raise TraceError(
         f"unknown forecast mode {mode!r}: perfect, column:NAME, noise:E, persistence,"
-        " corrected:column:NAME or corrected:noise:E"
+        " corrected:column:NAME, corrected:noise:E or oracle:H:column:NAME"
     )
+
+
+def _oracle(mode: str) -> tuple[float, str]:
+    """(H, the base mode) of an `oracle:H:BASE` mode."""
+    hours, _, base = mode.removeprefix(ORACLE).partition(":")
+    try:
+        exact = float(hours)
+    except ValueError:
+        exact = math.nan
+    if not 0 <= exact < math.inf:
+        raise TraceError(
+            f"forecast mode {mode!r}: expected oracle:H:column:NAME or oracle:H:noise:E"
+            " with H the hours of actuals, a number >= 0"
+        )
+    if not base.startswith(("column", "noise:")):
+        raise TraceError(
+            f"forecast mode {mode!r}: only a forecast column or noise can follow oracle:H:"
+        )
+    return exact, base
 
 
 def _noise(mode: str) -> float:
@@ -281,7 +307,10 @@ class TraceProvider(IntensityProvider):
         self.shift = shift
         self.signal = trace.signal
         self._forecast = forecast_values(trace, mode, seed)
-        self.day_ahead = mode.removeprefix(CORRECTED).startswith("column")
+        hours, base = _oracle(mode) if mode.startswith(ORACLE) else (0.0, mode)
+        self.exact = round(timedelta(hours=hours) / trace.resolution)
+        """Periods after each issue time given as the actuals (`oracle:H:`)."""
+        self.day_ahead = base.removeprefix(CORRECTED).startswith("column")
         self._corrector = (
             RollingCorrector(
                 trace.actual,
@@ -316,6 +345,8 @@ class TraceProvider(IntensityProvider):
         series = self._series(values, "forecast", start, end, start, note)
         if self._corrector is not None:
             return self._corrected(series, start)
+        if self.exact:
+            return self._exact_ahead(series)
         return replace(series, error=self.error)
 
     def revision(self, issued: datetime) -> tuple[int, datetime | None] | None:
@@ -323,7 +354,8 @@ class TraceProvider(IntensityProvider):
         equal numbers. None where every issue time differs (persistence)."""
         if self._forecast is None:
             return None
-        known = math.floor(self.trace.index(issued - self.shift)) if self._corrector else 0
+        depends = self._corrector is not None or self.exact > 0
+        known = math.floor(self.trace.index(issued - self.shift)) if depends else 0
         return known, self.issued_until(issued) if self.day_ahead else None
 
     def issued_until(self, issued: datetime) -> datetime:
@@ -348,6 +380,17 @@ class TraceProvider(IntensityProvider):
             band=settings.band,
             correction="corrected from its own errors",
             note=f"{series.note}; {METHODS[settings.method]}; band {settings.band:.0%}",
+        )
+
+    def _exact_ahead(self, series: IntensitySeries) -> IntensitySeries:
+        """`series` with its first `exact` periods replaced by the actuals (where known)."""
+        lo = round(self.trace.index(series.start - self.shift))
+        values = series.values.copy()
+        n = min(self.exact, len(values))
+        ahead = self.trace.actual[lo : lo + n]
+        values[: len(ahead)] = np.where(np.isnan(ahead), values[: len(ahead)], ahead)
+        return replace(
+            series, values=values, note=f"{series.note}; the actuals for {n} periods (oracle)"
         )
 
     def _persistence(self, issued: datetime, end: datetime) -> FloatArray:

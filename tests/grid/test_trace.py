@@ -150,3 +150,47 @@ def test_unknown_mode(dacf) -> None:  # type: ignore[no-untyped-def]
         TraceProvider(dacf, "psychic")
     with pytest.raises(TraceError, match="no forecast column 'nope'"):
         TraceProvider(dacf, "column:nope")
+
+
+COLUMN = "column:carbon_from_src_forecasts"
+
+
+def test_oracle_mode_gives_the_actuals_for_h_hours_then_the_forecast(dacf) -> None:  # type: ignore[no-untyped-def]
+    now = datetime(2021, 9, 1, 13, 30, tzinfo=UTC)  # reach: the end of 2 September
+    end = now + timedelta(days=3)
+    raw = TraceProvider(dacf, COLUMN).forecast("DE", now, end)
+    oracle = TraceProvider(dacf, f"oracle:6:{COLUMN}").forecast("DE", now, end)
+    actual = TraceProvider(dacf).actual("DE", raw.start, raw.end).values
+    assert oracle.start == raw.start and oracle.end == raw.end  # published reach kept
+    assert oracle.values[:6].tolist() == actual[:6].tolist()
+    assert oracle.values[6:].tolist() == raw.values[6:].tolist()
+    assert raw.values[:6].tolist() != actual[:6].tolist()
+    assert "oracle" in (oracle.note or "")
+    zero = TraceProvider(dacf, f"oracle:0:{COLUMN}").forecast("DE", now, end)
+    assert zero.values.tolist() == raw.values.tolist()
+
+
+def test_an_oracle_forecast_changes_with_its_issue_time(dacf) -> None:  # type: ignore[no-untyped-def]
+    # the simulation re-plans only when a revision changes: each issue knows more actuals
+    provider = TraceProvider(dacf, f"oracle:6:{COLUMN}")
+    now = datetime(2021, 9, 1, 13, 30, tzinfo=UTC)
+    assert provider.revision(now) != provider.revision(now + timedelta(hours=1))
+    assert TraceProvider(dacf, COLUMN).revision(now) == TraceProvider(dacf, COLUMN).revision(
+        now + timedelta(hours=1)
+    )
+
+
+@pytest.mark.parametrize(
+    ("mode", "message"),
+    [
+        (f"oracle:x:{COLUMN}", "expected oracle:H:column:NAME"),
+        (f"oracle:-1:{COLUMN}", "a number >= 0"),
+        (f"oracle:inf:{COLUMN}", "a number >= 0"),
+        ("oracle:6:persistence", "only a forecast column or noise can follow oracle:H:"),
+        (f"oracle:6:corrected:{COLUMN}", "only a forecast column or noise can follow"),
+        ("oracle:6:column:nope", "no forecast column 'nope'"),
+    ],
+)
+def test_bad_oracle_modes(dacf, mode: str, message: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(TraceError, match=message):
+        TraceProvider(dacf, mode)

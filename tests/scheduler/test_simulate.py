@@ -204,3 +204,18 @@ def test_bad_jobs_csv(tmp_path: Path, row: str, message: str) -> None:
     )
     with pytest.raises(TraceError, match=f"line 2, {message}"):
         load_jobs(path)
+
+
+def test_an_oracle_past_the_published_reach_is_the_actuals_published_day_ahead() -> None:
+    # oracle:H with H beyond any reach (36 h) replaces every published hour by its actual:
+    # the same plans as a column holding the actuals, issued on the same schedule
+    trace = load_trace(SHARED / "data" / "traces" / "dacf" / "ERCO_2021H2_forecast_and_actual.csv")
+    jobs = generate(
+        "weekday-ml", datetime(2021, 9, 6, tzinfo=UTC), datetime(2021, 9, 20, tzinfo=UTC), seed=2
+    )
+    oracle = simulate(trace, jobs, "oracle:48:column:carbon_from_src_forecasts", 0, SimOptions())
+    published = replace(trace, columns={**trace.columns, "actual": trace.actual})
+    same = simulate(published, jobs, "column:actual", 0, SimOptions())
+    raw = simulate(trace, jobs, "column:carbon_from_src_forecasts", 0, SimOptions())
+    assert [o.segments for o in oracle] == [o.segments for o in same]
+    assert [o.segments for o in oracle] != [o.segments for o in raw]
