@@ -122,6 +122,19 @@ def test_simulate_errors_are_one_line(cli: Cli, tmp_path: Path) -> None:
         tmp_path / "r.json",
     )
     assert bad_mode.code == 2 and "unknown forecast mode 'magic'" in bad_mode.err
+    bad_oracle = cli(
+        "simulate",
+        "--trace",
+        trace,
+        "--jobs",
+        jobs,
+        "--forecast",
+        "oracle:x:column",
+        "--out",
+        tmp_path / "r.json",
+    )
+    # printed as typed: ":x:" is not turned into an emoji
+    assert bad_oracle.code == 2 and "'oracle:x:column': expected oracle:H:" in bad_oracle.err
     no_file = cli(
         "simulate", "--trace", tmp_path / "none.csv", "--jobs", jobs, "--out", tmp_path / "r.json"
     )
