@@ -13,9 +13,9 @@ its GPUs: the planner chooses where and when (or, with `homes`, only when), and 
 is accounted on the actual trace of the zone it ran in (scheduler/spatial.py compares).
 
 A poll whose forecast brings nothing new for any waiting job (every deadline already
-inside the last plan's horizon, and a forecast that has not changed since: see
-`TraceProvider.revision`) is skipped: the last plan stands, as it was made on the same
-numbers. Re-planning anyway (`every_poll`) gives the same result for non-interruptible
+inside the last plan's horizon, a forecast that has not changed since: see
+`TraceProvider.revision`, and the same day's trailing profile past its reach) is skipped:
+the last plan stands, as it was made on the same numbers. Re-planning anyway (`every_poll`) gives the same result for non-interruptible
 jobs without a capacity limit; otherwise re-placing the queue around jobs that have
 started since can differ a little (a test bounds it). It takes about three times as long.
 """
@@ -122,8 +122,13 @@ class _TrailingProfile:
         self.trace = trace
         self._cache: dict[datetime, np.ndarray] = {}
 
+    @staticmethod
+    def day(now: datetime) -> datetime:
+        """The profile known at `now` is the one of its day (the cache's key)."""
+        return now.replace(hour=0, minute=0, second=0, microsecond=0)
+
     def series(self, now: datetime, end: datetime) -> IntensitySeries | None:
-        day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        day = self.day(now)
         means = self._cache.get(day)
         if means is None:
             lo = max(0, int(self.trace.index(day - 28 * DAY)))
@@ -270,9 +275,14 @@ def _zone(target: SimTarget, mode: str, seed: int, options: SimOptions, oracle: 
 
 
 def _revisions(zones: Mapping[str, _Zone], now: datetime) -> tuple[object, ...] | None:
-    """What the forecasts known at `now` are (None: unknown, re-plan at every poll)."""
+    """What the forecasts known at `now` are (None: unknown, re-plan at every poll), with
+    the day of the trailing profile that stands in past their reach (it moves at
+    midnight, not only when a forecast does)."""
     seen = tuple(z.provider.revision(now) for z in zones.values())
-    return None if any(r is None for r in seen) else seen
+    if any(r is None for r in seen):
+        return None
+    profiles = tuple(z.profile.day(now) for z in zones.values() if z.profile is not None)
+    return seen + profiles
 
 
 def _ceil(when: datetime, period: timedelta) -> datetime:
