@@ -64,6 +64,8 @@ class ErrorModel:
     """Residual quantile (1 + band) / 2 at each lead."""
     median: FloatArray
     """Residual median at each lead."""
+    fitted: int = 0
+    """Leads with enough pairs to fit (the others get no correction)."""
 
     @property
     def leads(self) -> int:
@@ -85,6 +87,8 @@ class Corrected:
     quantile: FloatArray
     """forecast + the correction + the residual quantile asked for (the value to plan on
     under `risk_quantile`); equal to `values` plus the residual median at 0.5."""
+    raw: bool = False
+    """Nothing was corrected: no error known yet, or no lead had enough pairs to fit."""
 
 
 def errors_until(actual: FloatArray, forecast: FloatArray, known: int) -> FloatArray:
@@ -101,6 +105,7 @@ def fit_errors(errors: FloatArray, settings: CorrectorSettings) -> ErrorModel:
     intercept, decay = np.zeros(n), np.zeros(n)
     lower, upper, median = np.zeros(n), np.zeros(n), np.zeros(n)
     tail = (1 - settings.band) / 2
+    fitted = 0
     for k in range(1, n + 1):
         x, y = past[:-k], past[k:]
         ok = ~(np.isnan(x) | np.isnan(y))
@@ -112,9 +117,10 @@ def fit_errors(errors: FloatArray, settings: CorrectorSettings) -> ErrorModel:
         slope = float(((x - x_mean) * (y - y_mean)).sum()) / spread if spread > 0 else 0.0
         intercept[k - 1] = y_mean - slope * x_mean
         decay[k - 1] = slope
+        fitted += 1
         residual = y - (intercept[k - 1] + slope * x)
         lower[k - 1], median[k - 1], upper[k - 1] = np.quantile(residual, [tail, 0.5, 1 - tail])
-    return ErrorModel(intercept, decay, lower, upper, median)
+    return ErrorModel(intercept, decay, lower, upper, median, fitted)
 
 
 def correct(
@@ -129,7 +135,7 @@ def correct(
     future = forecast[known:]
     errors = errors_until(actual, forecast, known)
     finite = np.flatnonzero(~np.isnan(errors))
-    if finite.size == 0:
+    if finite.size == 0 or not model.fitted:
         return _uncorrected(future)
     last = int(finite[-1])
     lead = np.arange(known, len(forecast)) - last
@@ -140,7 +146,7 @@ def correct(
 
 def _uncorrected(forecast: FloatArray) -> Corrected:
     """`forecast` left raw (no error known yet to correct it from): a zero-width band."""
-    return Corrected(forecast.copy(), forecast.copy(), forecast.copy(), forecast.copy())
+    return Corrected(forecast.copy(), forecast.copy(), forecast.copy(), forecast.copy(), raw=True)
 
 
 def _banded(
@@ -223,7 +229,7 @@ class RollingCorrector:
             got = stacked.predict_stacked(
                 self.actual[:known], self.forecast, known, end, model, self.day
             )
-            if got is None:
+            if got is None or not model.fitted:
                 return _uncorrected(self.forecast[known:end])
             values, row = got
             return _banded(

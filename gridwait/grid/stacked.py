@@ -43,6 +43,8 @@ class StackedModel:
     lower: FloatArray
     median: FloatArray
     upper: FloatArray
+    fitted: int = 0
+    """Leads with enough pairs to fit (the others keep the raw forecast)."""
 
     @property
     def leads(self) -> int:
@@ -91,6 +93,7 @@ def fit_stacked(
     lower, median, upper = np.zeros(leads), np.zeros(leads), np.zeros(leads)
     tail = (1 - band) / 2
     first = max(0, cut - window)
+    fitted = 0
     for k in range(1, leads + 1):
         target = np.arange(max(first, day * ((k + day - 1) // day)), cut)
         if target.size < min_pairs:
@@ -102,9 +105,10 @@ def fit_stacked(
             continue
         coef = np.linalg.lstsq(x[ok], y[ok], rcond=None)[0]
         weights[k - 1] = coef
+        fitted += 1
         residual = y[ok] - x[ok] @ coef
         lower[k - 1], median[k - 1], upper[k - 1] = np.quantile(residual, [tail, 0.5, 1 - tail])
-    return StackedModel(weights, lower, median, upper)
+    return StackedModel(weights, lower, median, upper, fitted)
 
 
 def predict_stacked(

@@ -66,6 +66,7 @@ DAY = timedelta(days=1)
 DAY_AHEAD_PUBLISHED = timedelta(hours=12)
 """Day D's values of a forecast column are known from D - 1 day + 12 h (UTC)."""
 CORRECTED = "corrected:"
+RAW_YET = "raw forecast: too few of its errors known yet to correct it"
 ORACLE = "oracle:"
 
 
@@ -370,6 +371,8 @@ class TraceProvider(IntensityProvider):
         known = max(0, math.floor(self.trace.index(issued - self.shift)))
         lo = round(self.trace.index(series.start - self.shift))
         fixed = self._corrector.at(known, lo + len(series))
+        if fixed.raw:  # said as the live path says it (grid/live_correction.py)
+            return replace(series, correction=RAW_YET)
         skip = lo - known  # the series starts at the period holding `issued`: lo == known
         settings = self._corrector.settings
         return replace(

@@ -204,3 +204,18 @@ def test_a_corrected_day_ahead_forecast_never_reads_an_actual_after_its_issue_ti
         "DE", now, now + timedelta(hours=36)
     )
     assert moved.values.tolist() != clean.values.tolist()
+
+
+def test_a_corrected_mode_says_raw_until_its_errors_can_be_fitted(dacf) -> None:  # type: ignore[no-untyped-def]
+    mode = "corrected:column:carbon_from_src_forecasts"
+    first = datetime(2021, 7, 1, 13, 30, tzinfo=UTC)  # the trace's first day: no fit yet
+    raw = TraceProvider(dacf, "column:carbon_from_src_forecasts").forecast(
+        "DE", first, first + timedelta(hours=24)
+    )
+    early = TraceProvider(dacf, mode).forecast("DE", first, first + timedelta(hours=24))
+    assert early.values.tolist() == raw.values.tolist()
+    assert early.band is None and early.lower is None
+    assert (early.correction or "").startswith("raw forecast: too few of its errors")
+    later = first + timedelta(days=5)
+    fixed = TraceProvider(dacf, mode).forecast("DE", later, later + timedelta(hours=24))
+    assert fixed.correction == "corrected from its own errors" and fixed.band == 0.8
