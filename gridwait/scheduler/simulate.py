@@ -15,9 +15,10 @@ is accounted on the actual trace of the zone it ran in (scheduler/spatial.py com
 A poll whose forecast brings nothing new for any waiting job (every deadline already
 inside the last plan's horizon, a forecast that has not changed since: see
 `TraceProvider.revision`, and the same day's trailing profile past its reach) is skipped:
-the last plan stands, as it was made on the same numbers. Re-planning anyway (`every_poll`) gives the same result for non-interruptible
-jobs without a capacity limit; otherwise re-placing the queue around jobs that have
-started since can differ a little (a test bounds it). It takes about three times as long.
+the last plan stands, as it was made on the same numbers. Re-planning anyway
+(`every_poll`) gives the same result for non-interruptible jobs without a capacity limit;
+otherwise re-placing the queue around jobs that have started since can differ a little (a
+test bounds it). It takes about three times as long.
 """
 
 from __future__ import annotations
