@@ -109,9 +109,9 @@ def run(jobs: int, repeat: int) -> dict[str, object]:
     return {
         "jobs": jobs,
         "repeat": repeat,
-        "plan_api_s_median": round(plan_s, 4),
+        "plan_api_s_median": round(plan_s, 6),
         "plan_api_bytes": plan_bytes,
-        "now_page_s_median": round(now_s, 4),
+        "now_page_s_median": round(now_s, 6),
         "now_page_bytes": now_bytes,
         "now_page_bars": bars,
         "ratio": round(ratio, 3),
