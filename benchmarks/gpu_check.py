@@ -119,6 +119,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, required=True, help="folder for the results")
     parser.add_argument("--smoke", action="store_true", help="tiny models on the CPU")
     parser.add_argument("--budget-s", type=float, help="soft time budget (450; smoke 55)")
+    parser.add_argument(
+        "--hard-s", type=float, help="the watchdog's hard limit (default: budget + 20; smoke + 3)"
+    )
     parser.add_argument("--only", nargs="*", default=None, help="run only these names")
     return parser.parse_args(argv)
 
@@ -130,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.budget_s:
         grace = mode.hard_s - mode.budget_s
         mode = replace(mode, budget_s=args.budget_s, hard_s=args.budget_s + grace)
+    if args.hard_s:
+        mode = replace(mode, hard_s=args.hard_s)
     prepare_environment(mode.smoke)
     try:
         from benchmarks.gpu_runs import Check

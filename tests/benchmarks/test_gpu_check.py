@@ -106,7 +106,9 @@ def test_the_smoke_run_measures_every_model_through_the_worker(tmp_path: Path) -
 
 @pytest.mark.slow
 def test_the_watchdog_keeps_what_was_measured_and_says_so(tmp_path: Path) -> None:
-    code, _, _ = run_check(tmp_path, "--smoke", "--budget-s", "1", timeout=60)
+    # a hard limit long before the runs can end (however fast the machine): the watchdog
+    # fires during set-up or the first run, never after the check has finished by itself
+    code, _, _ = run_check(tmp_path, "--smoke", "--hard-s", "1", timeout=60)
     assert code == 2
     report = json.loads((tmp_path / "gpu-check.json").read_text())
     assert report["status"] == "incomplete"
