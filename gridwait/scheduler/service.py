@@ -37,7 +37,7 @@ from gridwait.scheduler.accounting import account, settle
 from gridwait.scheduler.booking import Bookings
 from gridwait.scheduler.planner import Placement
 from gridwait.scheduler.queue_plan import plan_queue
-from gridwait.scheduler.targets import target_launchers, target_of
+from gridwait.scheduler.targets import poll_runs, target_launchers, target_of
 from gridwait.scheduler.timer import Timer
 from gridwait.states import FINAL, LIVE_RUNS, REPORTED_RUNS, JobState, RunState, sql_in
 from gridwait.store.engine import Store
@@ -45,7 +45,7 @@ from gridwait.store.jobs import get_job, jobs_in, plan_segments, transition
 from gridwait.store.models import Job, Run
 from gridwait.store.runs import claim, end, energy_columns, last_sample, runs_in
 from gridwait.units import format_energy, format_mass
-from gridwait.workers.launchers.base import Launcher, LaunchState, RunRequest
+from gridwait.workers.launchers.base import Launcher, LaunchState, RunRequest, Status
 
 log = logging.getLogger("gridwait.service")
 _WAITING = sql_in({JobState.QUEUED, JobState.HELD, JobState.SUSPENDED})
@@ -328,8 +328,9 @@ class Service:
         for run in reported:
             conclude = functools.partial(self._conclude, run.id or 0)
             self.timer.at(f"conclude-{run.id}", now, self._guard(conclude), lane="network")
+        statuses = poll_runs(self.settings, self.launchers, live)
         for run in live:
-            self._follow(run, jobs[run.job_id], now)
+            self._follow(run, jobs[run.job_id], now, statuses.get(run.id or 0))
         if self._queue_signature() != self._signature:
             self.replan_soon()
 
@@ -337,11 +338,10 @@ class Service:
         """Re-plan on the network lane (it asks the provider), as soon as it is free."""
         self.timer.at("replan", self.clock.now(), self._guard(self.replan), lane="network")
 
-    def _follow(self, run: Run, job: Job, now: datetime) -> None:
+    def _follow(self, run: Run, job: Job, now: datetime, status: Status | None) -> None:
         run_id = run.id or 0
-        if run.handle is not None:
+        if run.handle is not None and status is not None:
             launcher = self._launcher(run)
-            status = launcher.poll(run.handle)
             if status.state == LaunchState.EXITED:
                 with self.store.read() as session:
                     fresh = session.get(Run, run_id)

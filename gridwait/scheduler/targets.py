@@ -8,7 +8,8 @@ by `workers.launchers.factory.make_launcher`."""
 from __future__ import annotations
 
 from gridwait.config import Settings, TargetSettings
-from gridwait.workers.launchers.base import Launcher
+from gridwait.store.models import Run
+from gridwait.workers.launchers.base import Launcher, Status
 from gridwait.workers.launchers.factory import make_launcher
 
 
@@ -30,3 +31,21 @@ def target_of(settings: Settings, name: str | None) -> TargetSettings:
     (a plan or run from before the targets changed)."""
     targets = settings.launch_targets()
     return next((t for t in targets if t.name == name), targets[0])
+
+
+def poll_runs(
+    settings: Settings, launchers: dict[str, Launcher], runs: list[Run]
+) -> dict[int, Status]:
+    """Run id -> its worker's status, asking each launcher once for all of its runs (a
+    cluster's queue is read once a tick, not once a run). Runs without a handle are not
+    asked about."""
+    grouped: dict[int, tuple[Launcher, list[Run]]] = {}
+    for run in runs:
+        if run.handle is not None:
+            launcher = launchers[target_of(settings, run.target).name]
+            grouped.setdefault(id(launcher), (launcher, []))[1].append(run)
+    statuses = {}
+    for launcher, mine in grouped.values():
+        answers = launcher.poll_all([run.handle for run in mine if run.handle is not None])
+        statuses.update({run.id or 0: answers[run.handle or ""] for run in mine})
+    return statuses

@@ -4,6 +4,7 @@ intensity of the zone where it really ran."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
@@ -304,3 +305,38 @@ def test_the_service_settles_each_run_on_its_own_zone(tmp_path: Path, dataset: P
         (pytest.approx(2 * 100), False),
         (pytest.approx(2 * 250), False),
     ]
+
+
+class Counting(Recorder):
+    """Answers for all its runs at once, and remembers each time it was asked."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[list[str]] = []
+
+    def poll(self, handle: str) -> Status:
+        raise AssertionError("polled one run at a time")
+
+    def poll_all(self, handles: Sequence[str]) -> dict[str, Status]:
+        self.asked.append(sorted(handles))
+        return {handle: Status(LaunchState.RUNNING) for handle in handles}
+
+
+def test_a_tick_asks_each_launcher_once_for_all_its_runs(tmp_path: Path, dataset: Path) -> None:
+    lab = settings(tmp_path, TWO)  # both targets local: one launcher behind both
+    clock = ManualClock(T0)
+    store = Store(lab.db, clock)
+    where = [("box", "11"), ("cluster", "12"), ("box", "13"), ("box", None)]
+    jobs = [add(store, dataset) for _ in where]
+    with store.write() as session:
+        for job_id, (target, handle) in zip(jobs, where, strict=True):
+            job = get_job(session, job_id)
+            job.state = JobState.RUNNING
+            session.add(job)
+            session.add(
+                Run(job_id=job.id or 0, attempt=1, state="running", claimed_at=T0,
+                    target=target, handle=handle)
+            )  # fmt: skip
+    launcher = Counting()
+    Service(lab, clock, store, ProfileProvider(), launcher).tick()
+    assert launcher.asked == [["11", "12", "13"]]  # once; the run without a handle is not asked

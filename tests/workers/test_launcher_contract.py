@@ -1,7 +1,7 @@
 """One contract test for every launcher: the local one (a process here) and Slurm's (a
 batch job of the session's real cluster). Both start a stand-in worker, follow it,
 suspend it into exit 75, cancel one, shrug at a cancel of one already gone, and keep
-their promise about `move`."""
+their promise about `move`; `poll_all` answers as `poll` does."""
 
 from __future__ import annotations
 
@@ -86,6 +86,9 @@ def test_the_launcher_contract(launcher: Launcher, tmp_path: Path) -> None:
 
     second = launcher.start(_request(tmp_path, 8))
     wait_log(tmp_path / "logs" / "run-8.log", seconds=60)
+    both = launcher.poll_all([handle, second])  # one answer for all (Slurm: one squeue)
+    assert set(both) == {handle, second} and both[second] == Status(LaunchState.RUNNING)
+    assert both[handle].state == LaunchState.EXITED  # its code was told once, above
     launcher.cancel(second)
     assert _until_exit(launcher, second).state == LaunchState.EXITED
     launcher.cancel(second)  # already gone: not an error

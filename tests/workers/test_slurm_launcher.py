@@ -4,6 +4,7 @@ PATH that print what Slurm 22.05 prints."""
 
 from __future__ import annotations
 
+import json
 import stat
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 
 from gridwait.errors import ConfigError, LaunchError
 from gridwait.slurm_settings import PartitionSettings, SlurmSettings
+from gridwait.workers.launchers.base import LaunchState, Status
 from gridwait.workers.launchers.slurm import SlurmLauncher
 from gridwait.workers.launchers.slurm_cli import gres_gpus
 
@@ -112,3 +114,39 @@ def test_a_job_inherits_no_secret_but_its_runs_token(
     assert "GRIDWAIT_RUN_TOKEN='gwr_x'" in env and "GRIDWAIT_DATA_PATH='kept'" in env
     script = (tmp_path / "run-5.sbatch").read_text()
     assert "gwr_x" not in script and "-m gridwait.workers run --run-id 5" in script
+
+
+def test_one_squeue_answers_for_every_run_and_sacct_only_for_a_forgotten_one(
+    tmp_path: Path, launcher: SlurmLauncher
+) -> None:
+    calls = tmp_path / "calls"
+    jobs = [
+        {**_SQUEUE_JOB, "job_id": 41},
+        {**_SQUEUE_JOB, "job_id": 42, "job_state": "COMPLETED", "end_time": 1796487390},
+    ]
+    _tool(tmp_path, "squeue", f"echo squeue >> {calls}; echo '{json.dumps({'jobs': jobs})}'")
+    _tool(tmp_path, "sacct", f"echo sacct \"$@\" >> {calls}; echo '43|FAILED|3:0|'")
+    statuses = launcher.poll_all(["41", "42", "43"])
+    assert statuses == {
+        "41": Status(LaunchState.RUNNING),
+        "42": Status(LaunchState.EXITED, 0),
+        "43": Status(LaunchState.EXITED, 3),
+    }
+    asked = calls.read_text().splitlines()
+    assert len(asked) == 2 and asked[0] == "squeue"  # once for all three
+    assert asked[1].startswith("sacct") and asked[1].endswith("--jobs=43")  # only the forgotten
+    assert launcher.poll("42") == Status(LaunchState.EXITED, 0)  # the same answer, one by one
+    assert launcher.poll_all([]) == {} and calls.read_text().count("squeue") == 2
+
+
+# squeue --json of Slurm 22.05.8, trimmed (see tests/workers/test_slurm_cli.py)
+_SQUEUE_JOB = {
+    "job_id": 0,
+    "name": "gridwait-1",
+    "job_state": "RUNNING",
+    "state_reason": "None",
+    "eligible_time": 1796487380,
+    "start_time": 1796487380,
+    "end_time": 6091454616,
+    "exit_code": 0,
+}

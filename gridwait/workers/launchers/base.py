@@ -14,6 +14,7 @@ worker itself at that time (or later, when its nodes are busy).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -63,6 +64,11 @@ class Launcher(ABC):
     @abstractmethod
     def poll(self, handle: str) -> Status:
         """Whether the worker still runs; exited with its code if known."""
+
+    def poll_all(self, handles: Sequence[str]) -> dict[str, Status]:
+        """`poll` of each handle, by handle. An engine that answers for all its jobs at once
+        overrides it (Slurm: one `squeue` a tick, however many runs are live)."""
+        return {handle: self.poll(handle) for handle in handles}
 
     @abstractmethod
     def cancel(self, handle: str) -> None:

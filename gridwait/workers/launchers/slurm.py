@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import shlex
 import time
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from gridwait.errors import LaunchError
@@ -67,11 +68,20 @@ class SlurmLauncher(Launcher):
         return str(self.cli.submit(submission))
 
     def poll(self, handle: str) -> Status:
-        job = self.cli.job(int(handle))
-        if job is not None:
-            return job.status()
-        done = self.cli.finished(int(handle))  # the controller forgot it: ask accounting
-        return Status(LaunchState.EXITED, done.exit_code if done is not None else None)
+        return self.poll_all([handle])[handle]
+
+    def poll_all(self, handles: Sequence[str]) -> dict[str, Status]:
+        """One `squeue` for all of them; accounting only for a job the controller forgot."""
+        known = {job.job_id: job for job in self.cli.jobs()} if handles else {}
+        out = {}
+        for handle in handles:
+            job = known.get(int(handle))
+            if job is not None:
+                out[handle] = job.status()
+                continue
+            done = self.cli.finished(int(handle))
+            out[handle] = Status(LaunchState.EXITED, done.exit_code if done is not None else None)
+        return out
 
     def cancel(self, handle: str) -> None:
         self.cli.cancel(int(handle))
