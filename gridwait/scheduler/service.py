@@ -329,8 +329,9 @@ class Service:
             conclude = functools.partial(self._conclude, run.id or 0)
             self.timer.at(f"conclude-{run.id}", now, self._guard(conclude), lane="network")
         statuses = poll_runs(self.settings, self.launchers, live)
-        for run in live:
-            self._follow(run, jobs[run.job_id], now, statuses.get(run.id or 0))
+        for run in live:  # a run whose launcher did not answer is judged at the next tick
+            if run.handle is None or (run.id or 0) in statuses:
+                self._follow(run, jobs[run.job_id], now, statuses.get(run.id or 0))
         if self._queue_signature() != self._signature:
             self.replan_soon()
 

@@ -7,10 +7,15 @@ by `workers.launchers.factory.make_launcher`."""
 
 from __future__ import annotations
 
+import logging
+
 from gridwait.config import Settings, TargetSettings
+from gridwait.errors import LaunchError
 from gridwait.store.models import Run
 from gridwait.workers.launchers.base import Launcher, Status
 from gridwait.workers.launchers.factory import make_launcher
+
+log = logging.getLogger("gridwait.service")
 
 
 def target_launchers(settings: Settings, main: Launcher) -> dict[str, Launcher]:
@@ -38,7 +43,8 @@ def poll_runs(
 ) -> dict[int, Status]:
     """Run id -> its worker's status, asking each launcher once for all of its runs (a
     cluster's queue is read once a tick, not once a run). Runs without a handle are not
-    asked about."""
+    asked about; nor, this once, are the runs of a launcher that failed to answer (logged),
+    so a cluster that does not answer never stops the box's runs being followed."""
     grouped: dict[int, tuple[Launcher, list[Run]]] = {}
     for run in runs:
         if run.handle is not None:
@@ -46,6 +52,10 @@ def poll_runs(
             grouped.setdefault(id(launcher), (launcher, []))[1].append(run)
     statuses = {}
     for launcher, mine in grouped.values():
-        answers = launcher.poll_all([run.handle for run in mine if run.handle is not None])
+        try:
+            answers = launcher.poll_all([run.handle for run in mine if run.handle is not None])
+        except LaunchError as exc:
+            log.warning("could not follow %d run(s) this tick: %s", len(mine), exc)
+            continue
         statuses.update({run.id or 0: answers[run.handle or ""] for run in mine})
     return statuses

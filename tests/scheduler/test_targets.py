@@ -18,7 +18,7 @@ from gridwait.app.deps import Deps
 from gridwait.app.jobs import show
 from gridwait.clock import ManualClock
 from gridwait.config import Settings
-from gridwait.errors import ConfigError
+from gridwait.errors import ConfigError, LaunchError
 from gridwait.grid.base import IntensityProvider
 from gridwait.grid.factory import zone_providers
 from gridwait.grid.profile import ProfileProvider
@@ -28,7 +28,7 @@ from gridwait.scheduler.queue_plan import plan_queue
 from gridwait.scheduler.service import Service
 from gridwait.scheduler.targets import target_launchers
 from gridwait.spec import JobSpec, resolve
-from gridwait.states import JobState
+from gridwait.states import JobState, RunState
 from gridwait.store.engine import Store
 from gridwait.store.jobs import add_job, events, get_job
 from gridwait.store.models import EnergySample, Run
@@ -340,3 +340,37 @@ def test_a_tick_asks_each_launcher_once_for_all_its_runs(tmp_path: Path, dataset
     launcher = Counting()
     Service(lab, clock, store, ProfileProvider(), launcher).tick()
     assert launcher.asked == [["11", "12", "13"]]  # once; the run without a handle is not asked
+
+
+class Unreachable(Counting):
+    def poll_all(self, handles: Sequence[str]) -> dict[str, Status]:
+        raise LaunchError("squeue --json: Unable to contact slurm controller")
+
+
+def test_a_launcher_that_does_not_answer_leaves_its_runs_for_the_next_tick(
+    tmp_path: Path, dataset: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    lab = settings(tmp_path, TWO)
+    clock = ManualClock(T0)
+    store = Store(lab.db, clock)
+    where = [("box", "11"), ("cluster", "12")]
+    jobs = [add(store, dataset) for _ in where]
+    with store.write() as session:
+        for job_id, (target, handle) in zip(jobs, where, strict=True):
+            job = get_job(session, job_id)
+            job.state = JobState.RUNNING
+            session.add(job)
+            session.add(
+                Run(job_id=job_id, attempt=1, state="running", claimed_at=T0, target=target,
+                    handle=handle, lease_expires_at=T0 - H)
+            )  # fmt: skip
+    box, cluster = Counting(), Unreachable()
+    service = Service(lab, clock, store, ProfileProvider(), box)
+    service.launchers = {"box": box, "cluster": cluster}
+    service.tick()
+    assert box.asked == [["11"]]
+    assert "could not follow 1 run(s) this tick: squeue --json: Unable" in caplog.text
+    with store.read() as session:
+        states = {r.handle: r.state for r in session.exec(select(Run))}
+    # the box's run is judged (its lease lapsed: lost); the cluster's waits for an answer
+    assert states == {"11": RunState.LOST, "12": RunState.RUNNING}
