@@ -30,10 +30,11 @@ from gridwait.store.budgets import set_budget
 from gridwait.store.engine import Store
 from gridwait.store.jobs import add_job, get_job
 from gridwait.store.runs import runs_of
-from gridwait.workers.launchers.base import Launcher, LaunchState, RunRequest, Status
+from gridwait.workers.launchers.base import RunRequest
 from gridwait.workers.reporter import Outcome, Sample
 from tests.conftest import T0
 from tests.notify.json_target import JsonTarget, closed_port, target
+from tests.scheduler.standins import StandIn
 
 __all__ = ["closed_port", "target"]  # the fixtures
 
@@ -56,22 +57,6 @@ class Valley(IntensityProvider):
 
     def actual(self, zone: str, start: datetime, end: datetime) -> IntensitySeries:
         return self._series("actual")
-
-
-class StandIn(Launcher):
-    """The GPU worker's place: the test reports for it through the use cases."""
-
-    def start(self, request: RunRequest) -> str:
-        return f"fake-{request.run_id}"
-
-    def poll(self, handle: str) -> Status:
-        return Status(LaunchState.RUNNING)
-
-    def cancel(self, handle: str) -> None:
-        pass
-
-    def suspend(self, handle: str) -> None:
-        pass
 
 
 def _sample(at: datetime, elapsed_s: float, joules: float) -> Sample:

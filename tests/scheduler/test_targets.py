@@ -33,9 +33,10 @@ from gridwait.store.engine import Store
 from gridwait.store.jobs import add_job, events, get_job
 from gridwait.store.models import EnergySample, Run
 from gridwait.store.runs import book
-from gridwait.workers.launchers.base import Launcher, LaunchState, RunRequest, Status
+from gridwait.workers.launchers.base import LaunchState, Status
 from gridwait.workers.launchers.slurm import SlurmLauncher
 from tests.conftest import T0
+from tests.scheduler.standins import StandIn
 
 H = timedelta(hours=1)
 TWO = [
@@ -60,24 +61,6 @@ class Zoned(IntensityProvider):
 
     def actual(self, zone: str, start: datetime, end: datetime) -> IntensitySeries:
         return self._series(zone, "actual")
-
-
-class Recorder(Launcher):
-    def __init__(self) -> None:
-        self.started: list[RunRequest] = []
-
-    def start(self, request: RunRequest) -> str:
-        self.started.append(request)
-        return f"fake-{request.run_id}"
-
-    def poll(self, handle: str) -> Status:
-        return Status(LaunchState.RUNNING)
-
-    def cancel(self, handle: str) -> None:
-        pass
-
-    def suspend(self, handle: str) -> None:
-        pass
 
 
 def settings(tmp_path: Path, targets: list[dict[str, Any]], **grid: Any) -> Settings:
@@ -153,7 +136,7 @@ def test_a_dispatch_runs_on_the_targets_gpus_and_stores_where_it_ran(
     clock = ManualClock(T0)
     store = Store(lab.db, clock)
     job_id = add(store, dataset)
-    recorder = Recorder()
+    recorder = StandIn()
     service = Service(lab, clock, store, ProfileProvider(), recorder)
     service.replan()
     with store.read() as session:
@@ -187,7 +170,7 @@ def test_a_job_booked_on_the_cluster_is_never_started_by_a_box_timer(
         assert run is not None
         run.target, run.handle = "cluster", "4242"
         session.add(run)
-    recorder = Recorder()
+    recorder = StandIn()
     service = Service(lab, clock, store, ProfileProvider(), recorder)
     assert service.ahead == {"cluster"}
     service.dispatch(on_box, T0)
@@ -257,7 +240,7 @@ def test_bad_zones_are_one_clear_line_and_a_slurm_target_gets_the_slurm_launcher
     slurm = settings(
         tmp_path, [*TWO[:1], {"name": "hpc", "zone": "FR", "gpus": 8, "kind": "slurm"}]
     )
-    main = Recorder()
+    main = StandIn()
     launchers = target_launchers(slurm, main)  # a local box beside a Slurm cluster
     assert launchers[TWO[0]["name"]] is main
     assert isinstance(launchers["hpc"], SlurmLauncher) and launchers["hpc"].submits_ahead
@@ -298,7 +281,7 @@ def test_the_service_settles_each_run_on_its_own_zone(tmp_path: Path, dataset: P
             row.emissions_provisional = True
             session.add(row)
     zones = {"DIRTY": Zoned(), "CLEAN": Zoned()}
-    Service(lab, clock, store, Zoned(), Recorder(), zones=zones).poll()
+    Service(lab, clock, store, Zoned(), StandIn(), zones=zones).poll()
     with store.read() as session:
         runs = [session.get(Run, i) for i in (1, 2)]
     assert [(r.emissions_g, r.emissions_provisional) for r in runs if r is not None] == [
@@ -307,7 +290,7 @@ def test_the_service_settles_each_run_on_its_own_zone(tmp_path: Path, dataset: P
     ]
 
 
-class Counting(Recorder):
+class Counting(StandIn):
     """Answers for all its runs at once, and remembers each time it was asked."""
 
     def __init__(self) -> None:
@@ -322,11 +305,16 @@ class Counting(Recorder):
         return {handle: Status(LaunchState.RUNNING) for handle in handles}
 
 
-def test_a_tick_asks_each_launcher_once_for_all_its_runs(tmp_path: Path, dataset: Path) -> None:
+def running(
+    tmp_path: Path,
+    dataset: Path,
+    where: list[tuple[str, str | None]],
+    lease: datetime | None = None,
+) -> tuple[Settings, ManualClock, Store]:
+    """A lab with the TWO targets and one running job per (target, handle) of `where`."""
     lab = settings(tmp_path, TWO)  # both targets local: one launcher behind both
     clock = ManualClock(T0)
     store = Store(lab.db, clock)
-    where = [("box", "11"), ("cluster", "12"), ("box", "13"), ("box", None)]
     jobs = [add(store, dataset) for _ in where]
     with store.write() as session:
         for job_id, (target, handle) in zip(jobs, where, strict=True):
@@ -334,9 +322,15 @@ def test_a_tick_asks_each_launcher_once_for_all_its_runs(tmp_path: Path, dataset
             job.state = JobState.RUNNING
             session.add(job)
             session.add(
-                Run(job_id=job.id or 0, attempt=1, state="running", claimed_at=T0,
-                    target=target, handle=handle)
+                Run(job_id=job_id, attempt=1, state="running", claimed_at=T0, target=target,
+                    handle=handle, lease_expires_at=lease)
             )  # fmt: skip
+    return lab, clock, store
+
+
+def test_a_tick_asks_each_launcher_once_for_all_its_runs(tmp_path: Path, dataset: Path) -> None:
+    where = [("box", "11"), ("cluster", "12"), ("box", "13"), ("box", None)]
+    lab, clock, store = running(tmp_path, dataset, where)
     launcher = Counting()
     Service(lab, clock, store, ProfileProvider(), launcher).tick()
     assert launcher.asked == [["11", "12", "13"]]  # once; the run without a handle is not asked
@@ -350,20 +344,8 @@ class Unreachable(Counting):
 def test_a_launcher_that_does_not_answer_leaves_its_runs_for_the_next_tick(
     tmp_path: Path, dataset: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    lab = settings(tmp_path, TWO)
-    clock = ManualClock(T0)
-    store = Store(lab.db, clock)
-    where = [("box", "11"), ("cluster", "12")]
-    jobs = [add(store, dataset) for _ in where]
-    with store.write() as session:
-        for job_id, (target, handle) in zip(jobs, where, strict=True):
-            job = get_job(session, job_id)
-            job.state = JobState.RUNNING
-            session.add(job)
-            session.add(
-                Run(job_id=job_id, attempt=1, state="running", claimed_at=T0, target=target,
-                    handle=handle, lease_expires_at=T0 - H)
-            )  # fmt: skip
+    where: list[tuple[str, str | None]] = [("box", "11"), ("cluster", "12")]
+    lab, clock, store = running(tmp_path, dataset, where, lease=T0 - H)
     box, cluster = Counting(), Unreachable()
     service = Service(lab, clock, store, ProfileProvider(), box)
     service.launchers = {"box": box, "cluster": cluster}
