@@ -307,10 +307,10 @@ class TraceProvider(IntensityProvider):
         self.zone = zone
         self.shift = shift
         self.signal = trace.signal
-        self._forecast = forecast_values(trace, mode, seed)
         hours, base = _oracle(mode) if mode.startswith(ORACLE) else (0.0, mode)
         self.exact = round(timedelta(hours=hours) / trace.resolution)
         """Periods after each issue time given as the actuals (`oracle:H:`)."""
+        self._forecast = forecast_values(trace, base, seed)
         self.day_ahead = base.removeprefix(CORRECTED).startswith("column")
         self._corrector = (
             RollingCorrector(
