@@ -45,17 +45,17 @@ def poll_runs(
     cluster's queue is read once a tick, not once a run). Runs without a handle are not
     asked about; nor, this once, are the runs of a launcher that failed to answer (logged),
     so a cluster that does not answer never stops the box's runs being followed."""
-    grouped: dict[int, tuple[Launcher, list[Run]]] = {}
+    grouped: dict[int, tuple[Launcher, dict[str, int]]] = {}  # its runs: handle -> run id
     for run in runs:
         if run.handle is not None:
             launcher = launchers[target_of(settings, run.target).name]
-            grouped.setdefault(id(launcher), (launcher, []))[1].append(run)
+            grouped.setdefault(id(launcher), (launcher, {}))[1][run.handle] = run.id or 0
     statuses = {}
-    for launcher, mine in grouped.values():
+    for launcher, ids in grouped.values():
         try:
-            answers = launcher.poll_all([run.handle for run in mine if run.handle is not None])
+            answers = launcher.poll_all(list(ids))
         except LaunchError as exc:
-            log.warning("could not follow %d run(s) this tick: %s", len(mine), exc)
+            log.warning("could not follow %d run(s) this tick: %s", len(ids), exc)
             continue
-        statuses.update({run.id or 0: answers[run.handle or ""] for run in mine})
+        statuses.update({ids[handle]: status for handle, status in answers.items()})
     return statuses
