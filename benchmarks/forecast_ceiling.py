@@ -35,7 +35,7 @@ from shared import SHARED  # benchmarks/shared.py
 
 from gridwait.grid.trace import Trace, TraceProvider, load_trace
 from gridwait.scheduler.simulate import SimOptions, backtest
-from gridwait.scheduler.workload import generate
+from gridwait.scheduler.workload import SimJob, generate
 
 REGIONS = ("CISO", "DE", "ERCO", "ISNE", "PJM", "SE")
 H2 = (datetime(2021, 7, 1, tzinfo=UTC), datetime(2021, 12, 28, tzinfo=UTC))
@@ -44,8 +44,7 @@ ORACLE_HOURS = (3, 6, 12, 24)
 LAGS = (1, 3, 6, 12, 24)
 
 
-def share(trace: Trace, mode: str, seed: int) -> float:
-    jobs = generate("weekday-ml", *H2, seed=seed)
+def share(trace: Trace, jobs: list[SimJob], mode: str) -> float:
     result = backtest(trace, jobs, mode, 0, SimOptions())
     value = result["share_of_oracle_saving_pct"]
     assert isinstance(value, float)
@@ -67,19 +66,20 @@ def region(name: str, seed: int) -> dict[str, object]:
     trace = load_trace(
         SHARED / "data" / "traces" / "dacf" / f"{name}_2021H2_forecast_and_actual.csv"
     )
+    jobs = generate("weekday-ml", *H2, seed=seed)
     shares = {
-        "raw": share(trace, COLUMN, seed),
-        "corrected": share(trace, f"corrected:{COLUMN}", seed),
+        "raw": share(trace, jobs, COLUMN),
+        "corrected": share(trace, jobs, f"corrected:{COLUMN}"),
     }
     for hours in ORACLE_HOURS:
-        shares[f"oracle_{hours}h"] = share(trace, f"oracle:{hours}:{COLUMN}", seed)
+        shares[f"oracle_{hours}h"] = share(trace, jobs, f"oracle:{hours}:{COLUMN}")
     # past any reach (36 h): every published hour is its actual
-    shares["published_actuals"] = share(trace, f"oracle:48:{COLUMN}", seed)
+    shares["published_actuals"] = share(trace, jobs, f"oracle:48:{COLUMN}")
     # the first wave's set-up: a forecast issued at t reached a month (the horizon, 96 h)
     visible = {}
     with mock.patch.object(TraceProvider, "issued_until", lambda _, t: t + timedelta(days=30)):
-        visible["raw"] = share(trace, COLUMN, seed)
-        visible["corrected"] = share(trace, f"corrected:{COLUMN}", seed)
+        visible["raw"] = share(trace, jobs, COLUMN)
+        visible["corrected"] = share(trace, jobs, f"corrected:{COLUMN}")
     return {"share": shares, "error_r2": error_r2(trace), "whole_column_visible": visible}
 
 
