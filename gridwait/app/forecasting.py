@@ -60,20 +60,7 @@ def forecast(
                 gap_share=w.fallback_share,
             )
         )
-    return ForecastView(
-        provider=series.source,
-        zone=series.zone,
-        signal=series.signal,
-        issued_at=series.issued_at,
-        resolution_s=series.resolution_s,
-        fallback=series.fallback,
-        note=series.note,
-        points=_points(series, corrected),
-        greenest=greenest,
-        correction=corrected.correction,
-        band=corrected.band,
-        risk_quantile=grid.risk_quantile if corrected.band else None,
-    )
+    return _view(series, corrected, greenest, series.fallback, grid.risk_quantile)
 
 
 def recent(deps: Deps, actor: Actor, hours: int = 12) -> ActualView:
@@ -112,22 +99,37 @@ def stand_in(deps: Deps, actor: Actor, hours: int) -> ForecastView | None:
         series = ProfileProvider().forecast(key, now, now + timedelta(hours=hours))
     except ProviderError:  # the planner goes without it too
         return None
-    return ForecastView(
-        provider=series.source,
-        zone=series.zone,
-        signal=series.signal,
-        issued_at=series.issued_at,
-        resolution_s=series.resolution_s,
-        fallback=None,
-        note=series.note,
-        points=_points(series, series),
-        greenest={},
-    )
+    return _view(series, series, {}, fallback=None)
 
 
 def _check_hours(hours: int) -> None:
     if not 1 <= hours <= MAX_HOURS:
         raise ConfigError(f"hours: expected 1 to {MAX_HOURS}, got {hours}")
+
+
+def _view(
+    raw: IntensitySeries,
+    corrected: IntensitySeries,
+    greenest: dict[str, Greenest | None],
+    fallback: str | None,
+    risk_quantile: float | None = None,
+) -> ForecastView:
+    """`raw` as a view, beside its corrected values and band where a correction made them
+    (the risk quantile is said only then)."""
+    return ForecastView(
+        provider=raw.source,
+        zone=raw.zone,
+        signal=raw.signal,
+        issued_at=raw.issued_at,
+        resolution_s=raw.resolution_s,
+        fallback=fallback,
+        note=raw.note,
+        points=_points(raw, corrected),
+        greenest=greenest,
+        correction=corrected.correction,
+        band=corrected.band,
+        risk_quantile=risk_quantile if corrected.band else None,
+    )
 
 
 def _points(raw: IntensitySeries, corrected: IntensitySeries) -> list[ForecastPoint]:
