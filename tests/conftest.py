@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import os
 import sqlite3
+import subprocess
+import sys
 import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -117,7 +119,25 @@ def count_rows(db: Path, table: str = "jobs") -> int:
         return 0 if not exists else int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
 
 
-DEMO = Path(__file__).resolve().parents[1] / "gridwait" / "data" / "demo_reviews.csv"
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "gridwait" / "data" / "demo_reviews.csv"
+
+
+def run_benchmark(
+    module: str, *args: str, timeout: float = 180, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """`python -m benchmarks.<module> ARGS` from the repository root, with no GRIDWAIT_
+    variable of this process (plus `env`); the exit status is left to the caller."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("GRIDWAIT_")}
+    return subprocess.run(
+        [sys.executable, "-m", f"benchmarks.{module}", *args],
+        check=False,
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture(scope="session")
