@@ -8,10 +8,12 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import pytest
 
@@ -138,6 +140,30 @@ def run_benchmark(
         text=True,
         timeout=timeout,
     )
+
+
+class Closable(Protocol):
+    """A test's HTTP server with a `closing` event its handlers wait on."""
+
+    closing: threading.Event
+
+    def serve_forever(self) -> None: ...
+    def shutdown(self) -> None: ...
+    def server_close(self) -> None: ...
+
+
+S = TypeVar("S", bound=Closable)
+
+
+def serve_in_thread(server: S) -> Iterator[S]:
+    """For a fixture to `yield from`: `server` serving on a daemon thread; afterwards its
+    `closing` event is set (a stalled handler gives up) and it is shut down and closed."""
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.closing.set()
+    server.shutdown()
+    server.server_close()
 
 
 @pytest.fixture(scope="session")

@@ -27,6 +27,7 @@ from gridwait.states import JobState
 from gridwait.store.engine import Store
 from gridwait.store.jobs import add_job, get_job
 from gridwait.workers.launchers.base import Launcher, LaunchState, RunRequest, Status
+from tests.conftest import serve_in_thread
 
 T0 = datetime(2026, 3, 2, 0, tzinfo=UTC)
 FACTOR = 3600.0  # a domain hour per real second
@@ -115,13 +116,7 @@ class Recorder(Launcher):
 
 @pytest.fixture
 def provider_server() -> Iterator[Provider]:
-    server = Provider()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.closing.set()
-    server.shutdown()
-    server.server_close()
+    yield from serve_in_thread(Provider())
 
 
 def wait_for(condition: object, seconds: float) -> bool:
