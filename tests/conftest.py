@@ -19,6 +19,7 @@ import pytest
 
 from benchmarks.shared import shared_dir
 from gridwait.cli import main
+from gridwait.spec import JobSpec
 from tests.slurm_cluster import missing, start_cluster
 
 # Every `gridwait run` a test starts (in process or as a child) serves its API on a free
@@ -89,6 +90,18 @@ def write_spec(directory: Path, body: str, name: str = "job.toml") -> Path:
     path = directory / name
     path.write_text(textwrap.dedent(body))
     return path
+
+
+def minilm_spec(name: str, deadline: str, dataset: Path) -> JobSpec:
+    """A spec fine-tuning the built-in MiniLM on `dataset`, due `deadline` after submission."""
+    return JobSpec.model_validate(
+        {
+            "name": name,
+            "model": "builtin:minilm",
+            "deadline": deadline,
+            "dataset": {"path": str(dataset)},
+        }
+    )
 
 
 @pytest.fixture
