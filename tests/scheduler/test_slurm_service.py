@@ -155,6 +155,19 @@ def serve_api(monkeypatch: pytest.MonkeyPatch) -> tuple[Settings, Deps, ApiServe
     return settings, deps, server
 
 
+def until_teardown(world: Front, server: ApiServer) -> Iterator[Front]:
+    """For a fixture to `yield from`: the front; afterwards every live Slurm job is
+    cancelled, the API server stopped and the deps closed."""
+    try:
+        yield world
+    finally:
+        for job in world.slurm.jobs():
+            if job.live:
+                world.slurm.cancel(job.job_id)
+        server.stop()
+        world.deps.close()
+
+
 @pytest.fixture
 def front(
     env: Path, tmp_path: Path, slurm_conf: Path, monkeypatch: pytest.MonkeyPatch
@@ -188,14 +201,7 @@ time_limit_minutes = 10
     assert isinstance(launcher, SlurmLauncher)
     service = Service(settings, deps.clock, deps.store(), provider, launcher)
     world = Front(settings, deps, service, provider, launcher.cli)
-    try:
-        yield world
-    finally:
-        for job in world.slurm.jobs():
-            if job.live:
-                world.slurm.cancel(job.job_id)
-        server.stop()
-        deps.close()
+    yield from until_teardown(world, server)
 
 
 def test_runs_are_booked_at_their_planned_start_moved_and_cancelled(front: Front) -> None:
