@@ -259,6 +259,10 @@ def _state(front: Front, handle: str) -> str | None:
     return None if found is None else found.state
 
 
+def _over(front: Front, job_id: int) -> bool:
+    return front.job(job_id).state in (JobState.SUCCEEDED, JobState.FAILED)
+
+
 def test_a_worker_in_a_slurm_job_reports_over_the_api(front: Front, tiny_model: Path) -> None:
     front.provider.clean = set(range(80))  # flat: start at once
     job_id = front.submit("now", str(tiny_model))
@@ -275,10 +279,7 @@ def test_a_worker_in_a_slurm_job_reports_over_the_api(front: Front, tiny_model: 
             log = Path(run.log_path).read_text() if run.log_path else ""
             return f"{front.job(job_id)}\n{run}\n{front.slurm.job(int(handle))}\n{log}"
 
-        def settled() -> bool:
-            return front.job(job_id).state in (JobState.SUCCEEDED, JobState.FAILED)
-
-        wait("the Slurm job's worker to finish", settled, timeout=180, why=why)
+        wait("the Slurm job's worker to finish", lambda: _over(front, job_id), 180, why)
     finally:
         front.service.stop()
     job = front.job(job_id)
@@ -443,10 +444,7 @@ def test_an_interruptible_job_runs_as_two_slurm_jobs(front: Front, tiny_model: P
         def why() -> str:
             return f"{front.job(job_id)}\n" + "\n".join(str(r) for r in front.runs(job_id))
 
-        def done() -> bool:
-            return front.job(job_id).state in (JobState.SUCCEEDED, JobState.FAILED)
-
-        wait("both segments", done, timeout=900, why=why)
+        wait("both segments", lambda: _over(front, job_id), timeout=900, why=why)
     finally:
         front.service.stop()
     runs = front.runs(job_id)
