@@ -5,16 +5,21 @@ from __future__ import annotations
 import csv
 import os
 import sqlite3
+import subprocess
+import sys
 import textwrap
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import pytest
 
 from benchmarks.shared import shared_dir
 from gridwait.cli import main
+from gridwait.spec import JobSpec
 from tests.slurm_cluster import missing, start_cluster
 
 # Every `gridwait run` a test starts (in process or as a child) serves its API on a free
@@ -87,6 +92,18 @@ def write_spec(directory: Path, body: str, name: str = "job.toml") -> Path:
     return path
 
 
+def minilm_spec(name: str, deadline: str, dataset: Path) -> JobSpec:
+    """A spec fine-tuning the built-in MiniLM on `dataset`, due `deadline` after submission."""
+    return JobSpec.model_validate(
+        {
+            "name": name,
+            "model": "builtin:minilm",
+            "deadline": deadline,
+            "dataset": {"path": str(dataset)},
+        }
+    )
+
+
 @pytest.fixture
 def spec_file(tmp_path: Path, dataset: Path) -> Path:
     return write_spec(
@@ -117,7 +134,49 @@ def count_rows(db: Path, table: str = "jobs") -> int:
         return 0 if not exists else int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
 
 
-DEMO = Path(__file__).resolve().parents[1] / "gridwait" / "data" / "demo_reviews.csv"
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "gridwait" / "data" / "demo_reviews.csv"
+
+
+def run_benchmark(
+    module: str, *args: str, timeout: float = 180, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """`python -m benchmarks.<module> ARGS` from the repository root, with no GRIDWAIT_
+    variable of this process (plus `env`); the exit status is left to the caller."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("GRIDWAIT_")}
+    return subprocess.run(
+        [sys.executable, "-m", f"benchmarks.{module}", *args],
+        check=False,
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+class Closable(Protocol):
+    """A test's HTTP server with a `closing` event its handlers wait on."""
+
+    closing: threading.Event
+
+    def serve_forever(self) -> None: ...
+    def shutdown(self) -> None: ...
+    def server_close(self) -> None: ...
+
+
+S = TypeVar("S", bound=Closable)
+
+
+def serve_in_thread(server: S) -> Iterator[S]:
+    """For a fixture to `yield from`: `server` serving on a daemon thread; afterwards its
+    `closing` event is set (a stalled handler gives up) and it is shut down and closed."""
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.closing.set()
+    server.shutdown()
+    server.server_close()
 
 
 @pytest.fixture(scope="session")

@@ -5,31 +5,18 @@ Timings are the benchmark's business, not the test's: no goal is asserted here."
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from benchmarks.api import tally
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import run_benchmark
 
 
 @pytest.mark.slow
 def test_the_quick_run_loses_and_duplicates_nothing() -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GRIDWAIT_")}
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.api", "--quick", "--json"],
-        check=False,
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    done = run_benchmark("api", "--quick", "--json")
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert set(result) == {"submits", "listing", "goals", "pass", "total_runtime_s"}

@@ -4,28 +4,14 @@ a bar on the Now page. Timings are the benchmark's business: no goal is asserted
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import run_benchmark
 
 
 def test_the_quick_run_draws_every_job_and_times_both_answers() -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GRIDWAIT_")}
-    env["GRIDWAIT_SITE_CONFIG"] = ""
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.dashboard", "--quick"],
-        check=False,
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    done = run_benchmark("dashboard", "--quick", GRIDWAIT_SITE_CONFIG="")
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["jobs"] == 20 and result["now_page_bars"] == 20

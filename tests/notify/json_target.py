@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import serve_in_thread
+
 
 class JsonTarget(ThreadingHTTPServer):
     daemon_threads = True
@@ -52,13 +54,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def target() -> Iterator[JsonTarget]:
-    server = JsonTarget()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.closing.set()
-    server.shutdown()
-    server.server_close()
+    yield from serve_in_thread(JsonTarget())
 
 
 @pytest.fixture

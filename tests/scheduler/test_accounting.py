@@ -14,13 +14,13 @@ from gridwait.grid.base import IntensityProvider
 from gridwait.grid.chain import to_rows
 from gridwait.grid.series import IntensitySeries
 from gridwait.scheduler.accounting import account, settle
-from gridwait.spec import JobSpec, resolve
+from gridwait.spec import resolve
 from gridwait.store.engine import Store
 from gridwait.store.intensity import save_points
 from gridwait.store.jobs import add_job
 from gridwait.store.models import EnergySample, Run
 from gridwait.workers.launchers.local import LocalLauncher
-from tests.conftest import T0
+from tests.conftest import T0, minilm_spec
 
 H = timedelta(hours=1)
 
@@ -52,14 +52,7 @@ class Stepped(IntensityProvider):
 def run_with_samples(
     store: Store, dataset: Path, start: datetime, joules_per_hour: float, hours: int
 ) -> int:
-    spec = JobSpec.model_validate(
-        {
-            "name": "a",
-            "model": "builtin:minilm",
-            "deadline": "40h",
-            "dataset": {"path": str(dataset)},
-        }
-    )
+    spec = minilm_spec("a", "40h", dataset)
     with store.write() as session:
         job = add_job(session, resolve(spec, T0, dataset.parent), 1, T0)
         run = Run(

@@ -13,12 +13,13 @@ import pytest
 from gridwait.clock import ManualClock
 from gridwait.config import Settings
 from gridwait.scheduler.service import Service
-from gridwait.spec import JobSpec, resolve
+from gridwait.spec import resolve
 from gridwait.states import LIVE_RUNS, JobState
 from gridwait.store.engine import Store
 from gridwait.store.jobs import add_job, events, get_job
 from gridwait.store.runs import runs_in
 from gridwait.workers.launchers.local import LocalLauncher
+from tests.conftest import minilm_spec
 from tests.grid.history import START, H, error_trace, provider, record_forecasts
 
 NOW = START + timedelta(days=31, hours=10, minutes=30)
@@ -36,14 +37,7 @@ def service_with_job(tmp_path: Path, dataset: Path, history_from: timedelta) -> 
     store = Store(settings.db, clock)
     source = provider(error_trace())
     record_forecasts(store, source, NOW - history_from, NOW)
-    spec = JobSpec.model_validate(
-        {
-            "name": "a",
-            "model": "builtin:minilm",
-            "deadline": "20h",
-            "dataset": {"path": str(dataset)},
-        }
-    )
+    spec = minilm_spec("a", "20h", dataset)
     with store.write() as session:
         job = add_job(session, resolve(spec, NOW, dataset.parent), 1, NOW)
         job.est_seconds, job.est_energy_j = 3600.0, 3.6e6

@@ -25,7 +25,15 @@ from gridwait.store.models import Job
 from gridwait.workers.launchers.factory import make_launcher
 from gridwait.workers.launchers.local import LocalLauncher
 from gridwait.workers.launchers.slurm import SlurmLauncher
-from tests.scheduler.test_slurm_service import Front, H, _first_hour, _state, serve_api, wait
+from tests.scheduler.test_slurm_service import (
+    Front,
+    H,
+    _first_hour,
+    _state,
+    serve_api,
+    until_teardown,
+    wait,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -101,14 +109,7 @@ gpus = 1
     cluster = service.launchers["cluster"]
     assert isinstance(cluster, SlurmLauncher) and service.launchers["box"] is launcher
     world = Front(settings, deps, service, provider, cluster.cli)  # type: ignore[arg-type]
-    try:
-        yield world
-    finally:
-        for job in world.slurm.jobs():
-            if job.live:
-                world.slurm.cancel(job.job_id)
-        server.stop()
-        deps.close()
+    yield from until_teardown(world, server)
 
 
 def test_the_cleaner_cluster_gets_a_booking_and_the_box_a_start_timer(front: Front) -> None:

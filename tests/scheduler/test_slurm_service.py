@@ -155,6 +155,19 @@ def serve_api(monkeypatch: pytest.MonkeyPatch) -> tuple[Settings, Deps, ApiServe
     return settings, deps, server
 
 
+def until_teardown(world: Front, server: ApiServer) -> Iterator[Front]:
+    """For a fixture to `yield from`: the front; afterwards every live Slurm job is
+    cancelled, the API server stopped and the deps closed."""
+    try:
+        yield world
+    finally:
+        for job in world.slurm.jobs():
+            if job.live:
+                world.slurm.cancel(job.job_id)
+        server.stop()
+        world.deps.close()
+
+
 @pytest.fixture
 def front(
     env: Path, tmp_path: Path, slurm_conf: Path, monkeypatch: pytest.MonkeyPatch
@@ -188,14 +201,7 @@ time_limit_minutes = 10
     assert isinstance(launcher, SlurmLauncher)
     service = Service(settings, deps.clock, deps.store(), provider, launcher)
     world = Front(settings, deps, service, provider, launcher.cli)
-    try:
-        yield world
-    finally:
-        for job in world.slurm.jobs():
-            if job.live:
-                world.slurm.cancel(job.job_id)
-        server.stop()
-        deps.close()
+    yield from until_teardown(world, server)
 
 
 def test_runs_are_booked_at_their_planned_start_moved_and_cancelled(front: Front) -> None:
@@ -253,6 +259,10 @@ def _state(front: Front, handle: str) -> str | None:
     return None if found is None else found.state
 
 
+def _over(front: Front, job_id: int) -> bool:
+    return front.job(job_id).state in (JobState.SUCCEEDED, JobState.FAILED)
+
+
 def test_a_worker_in_a_slurm_job_reports_over_the_api(front: Front, tiny_model: Path) -> None:
     front.provider.clean = set(range(80))  # flat: start at once
     job_id = front.submit("now", str(tiny_model))
@@ -269,10 +279,7 @@ def test_a_worker_in_a_slurm_job_reports_over_the_api(front: Front, tiny_model: 
             log = Path(run.log_path).read_text() if run.log_path else ""
             return f"{front.job(job_id)}\n{run}\n{front.slurm.job(int(handle))}\n{log}"
 
-        def settled() -> bool:
-            return front.job(job_id).state in (JobState.SUCCEEDED, JobState.FAILED)
-
-        wait("the Slurm job's worker to finish", settled, timeout=180, why=why)
+        wait("the Slurm job's worker to finish", lambda: _over(front, job_id), 180, why)
     finally:
         front.service.stop()
     job = front.job(job_id)
@@ -437,10 +444,7 @@ def test_an_interruptible_job_runs_as_two_slurm_jobs(front: Front, tiny_model: P
         def why() -> str:
             return f"{front.job(job_id)}\n" + "\n".join(str(r) for r in front.runs(job_id))
 
-        def done() -> bool:
-            return front.job(job_id).state in (JobState.SUCCEEDED, JobState.FAILED)
-
-        wait("both segments", done, timeout=900, why=why)
+        wait("both segments", lambda: _over(front, job_id), timeout=900, why=why)
     finally:
         front.service.stop()
     runs = front.runs(job_id)

@@ -22,11 +22,12 @@ from gridwait.clock import SimulatedClock
 from gridwait.config import Settings
 from gridwait.grid.factory import build_provider
 from gridwait.scheduler.service import Service
-from gridwait.spec import JobSpec, resolve
+from gridwait.spec import resolve
 from gridwait.states import JobState
 from gridwait.store.engine import Store
 from gridwait.store.jobs import add_job, get_job
 from gridwait.workers.launchers.base import Launcher, LaunchState, RunRequest, Status
+from tests.conftest import minilm_spec, serve_in_thread
 
 T0 = datetime(2026, 3, 2, 0, tzinfo=UTC)
 FACTOR = 3600.0  # a domain hour per real second
@@ -115,13 +116,7 @@ class Recorder(Launcher):
 
 @pytest.fixture
 def provider_server() -> Iterator[Provider]:
-    server = Provider()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.closing.set()
-    server.shutdown()
-    server.server_close()
+    yield from serve_in_thread(Provider())
 
 
 def wait_for(condition: object, seconds: float) -> bool:
@@ -151,14 +146,7 @@ def test_dispatch_and_cancel_go_on_while_the_provider_stalls(
     )
     clock = SimulatedClock(T0, FACTOR)
     store = Store(settings.db, clock)
-    spec = JobSpec.model_validate(
-        {
-            "name": "a",
-            "model": "builtin:minilm",
-            "deadline": "20h",
-            "dataset": {"path": str(dataset)},
-        }
-    )
+    spec = minilm_spec("a", "20h", dataset)
     with store.write() as session:
         jobs = [add_job(session, resolve(spec, clock.now(), dataset.parent), 1, clock.now())]
         later = spec.model_copy(

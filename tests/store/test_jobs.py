@@ -7,11 +7,11 @@ import pytest
 
 from gridwait.clock import ManualClock
 from gridwait.errors import NotFoundError, StateError
-from gridwait.spec import JobSpec, resolve
+from gridwait.spec import resolve
 from gridwait.states import JobState
 from gridwait.store.engine import Store
 from gridwait.store.jobs import add_job, events, get_job, transition
-from tests.conftest import T0
+from tests.conftest import T0, minilm_spec
 
 
 @pytest.fixture
@@ -20,14 +20,7 @@ def store(tmp_path: Path) -> Store:
 
 
 def submit(store: Store, dataset: Path) -> int:
-    spec = JobSpec.model_validate(
-        {
-            "name": "j",
-            "model": "builtin:minilm",
-            "deadline": "4h",
-            "dataset": {"path": str(dataset)},
-        }
-    )
+    spec = minilm_spec("j", "4h", dataset)
     with store.write() as session:
         job = add_job(session, resolve(spec, T0, dataset.parent), 1, T0)
     assert job.id is not None
